@@ -1,0 +1,71 @@
+"""Constants of SmartLoad: config keys shared by the flow, the coordinator and tests."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+DOMAIN: Final = "smartload"
+
+# Main entry: data keys -------------------------------------------------------------------------
+CONF_NAME: Final = "name"
+CONF_PRICE_ENTITY: Final = "price_entity"
+CONF_FEED_IN_MODE: Final = "feed_in_mode"  # "fixed" | "entity"
+CONF_FEED_IN_PRICE: Final = "feed_in_price"  # €/kWh when fixed
+CONF_FEED_IN_ENTITY: Final = "feed_in_entity"
+CONF_GRID_IMPORT_LIMIT_KW: Final = "grid_import_limit_kw"
+CONF_GRID_EXPORT_LIMIT_KW: Final = "grid_export_limit_kw"
+CONF_CONSUMPTION_ENTITY: Final = "consumption_entity"
+CONF_PV_FORECAST_ENTITY: Final = "pv_forecast_entity"
+CONF_WALLBOX_MAX_KW: Final = "wallbox_max_kw"
+
+# Home battery (optional; present when CONF_BATTERY_SOC_ENTITY is set)
+CONF_BATTERY_SOC_ENTITY: Final = "battery_soc_entity"
+CONF_BATTERY_CAPACITY_KWH: Final = "battery_capacity_kwh"
+CONF_BATTERY_MAX_CHARGE_KW: Final = "battery_max_charge_kw"
+CONF_BATTERY_MAX_DISCHARGE_KW: Final = "battery_max_discharge_kw"
+CONF_BATTERY_MIN_SOC: Final = "battery_min_soc"  # %
+CONF_BATTERY_MAX_SOC: Final = "battery_max_soc"  # %
+CONF_BATTERY_EFFICIENCY: Final = "battery_efficiency"  # round trip, (0, 1]
+
+# Actuators (all optional entity ids)
+CONF_LOADPOINT_MODE_ENTITY: Final = "loadpoint_mode_entity"  # select
+CONF_SMART_COST_LIMIT_ENTITY: Final = "smart_cost_limit_entity"  # number
+CONF_BATTERY_GRID_CHARGE_LIMIT_ENTITY: Final = "battery_grid_charge_limit_entity"  # number
+CONF_BATTERY_DISCHARGE_CONTROL_ENTITY: Final = "battery_discharge_control_entity"  # switch | select
+
+# Options
+CONF_HORIZON_HOURS: Final = "horizon_hours"
+CONF_CYCLE_MINUTES: Final = "cycle_minutes"
+CONF_AUTOMATION: Final = "automation"
+
+DEFAULT_NAME: Final = "SmartLoad"
+DEFAULT_FEED_IN_PRICE: Final = 0.0796
+DEFAULT_GRID_IMPORT_LIMIT_KW: Final = 17.0
+DEFAULT_WALLBOX_MAX_KW: Final = 11.0
+DEFAULT_BATTERY_MIN_SOC: Final = 10.0
+DEFAULT_BATTERY_MAX_SOC: Final = 100.0
+DEFAULT_BATTERY_EFFICIENCY: Final = 0.90
+DEFAULT_HORIZON_HOURS: Final = 48
+HORIZON_CHOICES: Final = (24, 36, 48)
+DEFAULT_CYCLE_MINUTES: Final = 15
+DEFAULT_AUTOMATION: Final = True
+
+# Vehicle subentries ----------------------------------------------------------------------------
+SUBENTRY_VEHICLE: Final = "vehicle"
+CONF_VEHICLE_CAPACITY_KWH: Final = "capacity_kwh"
+CONF_VEHICLE_SOC_ENTITY: Final = "soc_entity"
+CONF_VEHICLE_PLUGGED_ENTITY: Final = "plugged_entity"
+CONF_VEHICLE_MAX_CHARGE_KW: Final = "max_charge_kw"
+CONF_VEHICLE_TARGET_SOC: Final = "target_soc"  # %
+CONF_VEHICLE_DEPARTURE: Final = "departure_time"  # "HH:MM:SS"
+CONF_VEHICLE_PRIORITY: Final = "priority"  # 1 (highest) .. 5
+
+DEFAULT_VEHICLE_TARGET_SOC: Final = 80.0
+DEFAULT_VEHICLE_DEPARTURE: Final = "07:00:00"
+DEFAULT_VEHICLE_PRIORITY: Final = 3
+DEFAULT_VEHICLE_EFFICIENCY: Final = 0.9
+
+# Runtime ---------------------------------------------------------------------------------------
+SLOT: Final = timedelta(minutes=15)
+STATE_CHANGE_DEBOUNCE_S: Final = 10.0

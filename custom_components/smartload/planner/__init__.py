@@ -1,0 +1,1 @@
+"""SmartLoad's planning core: plain Python + numpy/scipy, no Home Assistant import."""

@@ -1,0 +1,175 @@
+"""Typed inputs and outputs of the planning core.
+
+Plain dataclasses and numpy arrays, no Home Assistant import. Units are in the field names; every
+array has one element per slot; times are timezone-aware UTC ``datetime``s. Slot ``t`` covers
+``[start + t*slot, start + (t+1)*slot)``; a state (SoC) array holds the value at each slot's *end*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+type FloatArray = NDArray[np.float64]
+type BoolArray = NDArray[np.bool_]
+
+
+class PlanStatus(StrEnum):
+    """How a plan came about."""
+
+    OPTIMAL = "optimal"  # the LP solved; every departure target is met
+    SHORTFALL = "shortfall"  # the LP solved; at least one departure target cannot be met
+    FALLBACK = "fallback"  # the solver failed or timed out; a rule-based plan stands in
+    ERROR = "error"  # no plan at all (bad input)
+
+
+class BatteryMode(StrEnum):
+    """What the plan asks of the home battery in a slot (how evcc can drive a real inverter)."""
+
+    NORMAL = "normal"  # self-consumption: the inverter charges from surplus, discharges for load
+    HOLD = "hold"  # no discharge (keep the energy for later); may still take PV surplus
+    CHARGE = "charge"  # charge from the grid (up to the plan's price limit / target SoC)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BatteryInput:
+    """The home battery as it is now."""
+
+    capacity_kwh: float
+    soc_kwh: float
+    min_soc_kwh: float
+    max_soc_kwh: float
+    max_charge_kw: float
+    max_discharge_kw: float
+    charge_efficiency: float = 0.95
+    discharge_efficiency: float = 0.95
+    end_soc_min_kwh: float = 0.0  # energy that must remain at the end of the horizon
+    wear_cost_eur_per_kwh: float = 0.0  # per kWh of throughput (charged + discharged)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VehicleInput:
+    """One car that may use the shared wallbox."""
+
+    name: str
+    capacity_kwh: float
+    soc_kwh: float
+    target_soc_kwh: float
+    max_charge_kw: float
+    charge_efficiency: float = 0.9
+    plugged_from_slot: int = 0  # first slot in which it can charge (0: plugged in now)
+    departure_slot: int | None = None  # the target must be reached by this slot's start
+    priority: int = 3  # 1 = highest; breaks ties between cars
+    # Energy the car is expected to use beyond its next departure, before it could charge again
+    # cheaply; energy above the target up to this amount carries the terminal value (0: none).
+    expected_use_kwh: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlannerSettings:
+    """How the planner values things; defaults are what the integration ships."""
+
+    shortfall_penalty_eur_per_kwh: float = 10.0
+    # Value of energy left at the end of the horizon. None: derive it from the price forecast
+    # (what the integration does); 0.0: worthless (the benchmark scenario mode).
+    terminal_value_eur_per_kwh: float | None = None
+    # Forbid simultaneous import+export and battery charge+discharge (matters at negative prices).
+    enforce_exclusivity: bool = True
+    time_limit_s: float = 5.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlanInput:
+    """Everything the planner needs at one moment."""
+
+    start: datetime
+    slot_minutes: int = 15
+    import_price_eur_per_kwh: FloatArray
+    export_price_eur_per_kwh: FloatArray
+    load_kw: FloatArray
+    pv_kw: FloatArray
+    max_import_kw: float = math.inf
+    max_export_kw: float = math.inf
+    wallbox_max_kw: float = 11.0
+    battery: BatteryInput | None = None
+    vehicles: tuple[VehicleInput, ...] = ()
+    # True where the price is an estimate (beyond the published forecast), not a published price.
+    price_estimated: BoolArray | None = None
+    settings: PlannerSettings = field(default_factory=PlannerSettings)
+
+    @property
+    def n_slots(self) -> int:
+        """Number of slots in the horizon."""
+        return len(self.import_price_eur_per_kwh)
+
+    @property
+    def dt_h(self) -> float:
+        """Slot length in hours."""
+        return self.slot_minutes / 60.0
+
+    def slot_start(self, slot: int) -> datetime:
+        """Start time of a slot."""
+        return self.start + timedelta(minutes=self.slot_minutes * slot)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Why:
+    """A plain-language reason for one slot, as a translation key plus its parameters.
+
+    ``text(lang)`` renders it (``planner.explain`` holds the English and German templates).
+    """
+
+    key: str
+    params: dict[str, str | float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VehiclePlan:
+    """What the plan does with one car."""
+
+    name: str
+    charge_kw: FloatArray  # power into the car (from the wallbox), per slot
+    soc_kwh: FloatArray  # at each slot's end
+    shortfall_kwh: float  # energy missing at departure (0: target met)
+    soc_at_departure_kwh: float | None  # None: no departure in the horizon
+    # Highest import price at which the plan still charges this car from the grid in the coming
+    # window (what evcc's smart cost limit should be); None: no grid charging planned.
+    price_limit_eur_per_kwh: float | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Plan:
+    """The planner's answer."""
+
+    status: PlanStatus
+    start: datetime
+    slot_minutes: int
+    grid_import_kw: FloatArray
+    grid_export_kw: FloatArray
+    battery_charge_kw: FloatArray
+    battery_discharge_kw: FloatArray
+    battery_soc_kwh: FloatArray  # at each slot's end (zeros without a battery)
+    battery_mode: tuple[BatteryMode, ...]
+    # Highest import price at which the plan charges the battery from the grid in the coming window.
+    battery_price_limit_eur_per_kwh: float | None
+    vehicles: tuple[VehiclePlan, ...]
+    cost_eur: float  # grid cost of the horizon: sum((import*p_in - export*p_out) * dt)
+    objective_eur: float  # what the solver minimised (cost + penalties - terminal value)
+    solve_ms: float
+    why: tuple[Why, ...]  # one per slot
+    price_estimated: BoolArray
+    message: str = ""  # for fallback/error: what went wrong
+
+    @property
+    def n_slots(self) -> int:
+        """Number of slots in the plan."""
+        return len(self.grid_import_kw)
+
+    def vehicle(self, name: str) -> VehiclePlan | None:
+        """The plan of one car by name."""
+        return next((v for v in self.vehicles if v.name == name), None)
