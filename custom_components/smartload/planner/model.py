@@ -140,6 +140,9 @@ class VehiclePlan:
     # Highest import price at which the plan still charges this car from the grid in the coming
     # window (what evcc's smart cost limit should be); None: no grid charging planned.
     price_limit_eur_per_kwh: float | None
+    # Marginal value of one more kWh in this car at each slot's end (dual of its SoC dynamics, €/kWh;
+    # zeros where the solver gives none): what the explanations compare prices against.
+    value_eur_per_kwh: FloatArray
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -157,6 +160,8 @@ class Plan:
     battery_mode: tuple[BatteryMode, ...]
     # Highest import price at which the plan charges the battery from the grid in the coming window.
     battery_price_limit_eur_per_kwh: float | None
+    # Marginal value of one more stored kWh at each slot's end (dual of the SoC dynamics, €/kWh).
+    battery_value_eur_per_kwh: FloatArray
     vehicles: tuple[VehiclePlan, ...]
     cost_eur: float  # grid cost of the horizon: sum((import*p_in - export*p_out) * dt)
     objective_eur: float  # what the solver minimised (cost + penalties - terminal value)
