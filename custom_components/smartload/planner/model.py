@@ -140,8 +140,8 @@ class VehiclePlan:
     # Highest import price at which the plan still charges this car from the grid in the coming
     # window (what evcc's smart cost limit should be); None: no grid charging planned.
     price_limit_eur_per_kwh: float | None
-    # Marginal value of one more kWh in this car at each slot's end (dual of its SoC dynamics, €/kWh;
-    # zeros where the solver gives none): what the explanations compare prices against.
+    # Marginal value of one more kWh in this car at each slot's end (dual of its SoC dynamics,
+    # €/kWh; zeros where the solver gives none): what the explanations compare prices against.
     value_eur_per_kwh: FloatArray
 
 
@@ -178,3 +178,33 @@ class Plan:
     def vehicle(self, name: str) -> VehiclePlan | None:
         """The plan of one car by name."""
         return next((v for v in self.vehicles if v.name == name), None)
+
+
+class LoadpointMode(StrEnum):
+    """evcc loadpoint modes."""
+
+    OFF = "off"
+    PV = "pv"  # charge from PV surplus only
+    MINPV = "minpv"  # minimum current from the grid, the rest from surplus
+    NOW = "now"  # full power now
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Decision:
+    """What to do *now* (the plan's current slot), in the terms evcc and the inverter understand.
+
+    The simulator executes exactly this, and the Home Assistant shell writes it to evcc's entities,
+    so both run the same translation (``planner.decision.decide``).
+    """
+
+    loadpoint_mode: LoadpointMode
+    active_vehicle: str | None  # the car the plan charges on the wallbox now (None: none)
+    vehicle_charge_kw: float  # planned power into that car in this slot
+    # evcc's smart cost limit for the loadpoint: charge from the grid while price <= limit.
+    smart_cost_limit_eur_per_kwh: float | None
+    battery_mode: BatteryMode
+    # evcc's battery grid-charge limit: charge the battery from the grid while price <= limit.
+    battery_grid_charge_limit_eur_per_kwh: float | None
+    battery_discharge_locked: bool  # True: the battery must not discharge (HOLD, or while CHARGE)
+    battery_target_soc_kwh: float | None  # CHARGE: stop at this SoC
+    why: Why
