@@ -81,6 +81,13 @@ class PlannerSettings:
     # Forbid simultaneous import+export and battery charge+discharge (matters at negative prices).
     enforce_exclusivity: bool = True
     time_limit_s: float = 5.0
+    # Derived terminal value (when terminal_value_eur_per_kwh is None), see planner.lp: a stored
+    # battery kWh is worth this quantile of the horizon's import prices x discharge efficiency
+    # (minus wear); a car kWh (up to target + expected use) this quantile / charge efficiency.
+    terminal_battery_price_quantile: float = 0.5
+    terminal_vehicle_price_quantile: float = 0.25
+    # Price limits cover the grid-charging run that starts now, at most this many hours.
+    price_limit_window_h: float = 12.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
