@@ -1,0 +1,1 @@
+"""Benchmarks and the replay simulator (outside the integration)."""

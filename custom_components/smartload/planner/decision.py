@@ -1,0 +1,118 @@
+"""The plan's current slot in the terms evcc and the inverter understand (the single translation).
+
+Both the replay simulator and the Home Assistant coordinator execute ``decide(inputs, plan)``.
+
+Loadpoint (one wallbox, several cars):
+
+- the *active car* is the one the plan charges with the most power in the slot (ties: higher
+  priority, i.e. lower number, then input order); with no charging planned it is None and the
+  mode is OFF;
+- PV when the planned power is covered by the forecast PV surplus (PV − load) of the slot: evcc
+  then follows the real surplus;
+- MINPV when part of it is surplus and the grid part fits evcc's minimum current
+  (``min_charge_kw``): evcc adds the real surplus on top of the minimum;
+- NOW otherwise (grid charging at the planned power);
+- the smart cost limit is the car's planned price limit. In PV mode evcc would charge at full
+  power from the grid whenever the price is at or below that limit, so in a PV slot whose price is
+  at or below the limit (the plan chose not to grid-charge *now*) the limit is withheld (None) for
+  this slot; the next cycle sets it again.
+
+Battery: the plan's mode for the slot. CHARGE carries the grid-charge limit (the plan's battery
+price limit, at least this slot's price) and the target (the planned SoC at the slot's end);
+HOLD and CHARGE lock discharging.
+"""
+
+from __future__ import annotations
+
+from .model import (
+    BatteryMode,
+    Decision,
+    LoadpointMode,
+    Plan,
+    PlanInput,
+    PlanStatus,
+    Why,
+)
+
+_EPS_KW = 1e-3  # powers below this count as zero
+_TOL_KW = 0.05  # slack when comparing planned power with the forecast surplus
+
+
+def decide(
+    inputs: PlanInput,
+    plan: Plan,
+    slot: int = 0,
+    *,
+    min_charge_kw: float = 1.4,
+) -> Decision:
+    """Translate slot ``slot`` of ``plan`` (made for ``inputs``) into a Decision."""
+    if plan.status is PlanStatus.ERROR or plan.n_slots == 0:
+        return safe_decision(Why(key="idle"))
+    if not 0 <= slot < plan.n_slots:
+        raise IndexError(f"slot {slot} outside the plan's {plan.n_slots} slots")
+    why = plan.why[slot] if slot < len(plan.why) else Why(key="idle")
+    price = float(inputs.import_price_eur_per_kwh[slot])
+
+    # The active car: most planned power now; ties by priority, then input order.
+    priority = {v.name: v.priority for v in inputs.vehicles}
+    order = {v.name: i for i, v in enumerate(inputs.vehicles)}
+    best = None
+    for vplan in plan.vehicles:
+        power = float(vplan.charge_kw[slot])
+        if power <= _EPS_KW:
+            continue
+        key = (-round(power, 3), priority.get(vplan.name, 99), order.get(vplan.name, 99))
+        if best is None or key < best[0]:
+            best = (key, vplan, power)
+
+    mode = LoadpointMode.OFF
+    active: str | None = None
+    car_kw = 0.0
+    cost_limit: float | None = None
+    if best is not None:
+        _, vplan, car_kw = best
+        active = vplan.name
+        surplus = max(0.0, float(inputs.pv_kw[slot]) - float(inputs.load_kw[slot]))
+        if car_kw <= surplus + _TOL_KW:
+            mode = LoadpointMode.PV
+        elif surplus > _TOL_KW and car_kw <= surplus + min_charge_kw + _TOL_KW:
+            mode = LoadpointMode.MINPV
+        else:
+            mode = LoadpointMode.NOW
+        cost_limit = vplan.price_limit_eur_per_kwh
+        if mode is LoadpointMode.PV and cost_limit is not None and price <= cost_limit:
+            cost_limit = None
+
+    battery_mode = plan.battery_mode[slot] if slot < len(plan.battery_mode) else BatteryMode.NORMAL
+    grid_limit: float | None = None
+    target: float | None = None
+    if battery_mode is BatteryMode.CHARGE:
+        limit = plan.battery_price_limit_eur_per_kwh
+        grid_limit = price if limit is None else max(limit, price)
+        target = float(plan.battery_soc_kwh[slot])
+    return Decision(
+        loadpoint_mode=mode,
+        active_vehicle=active,
+        vehicle_charge_kw=car_kw,
+        smart_cost_limit_eur_per_kwh=cost_limit,
+        battery_mode=battery_mode,
+        battery_grid_charge_limit_eur_per_kwh=grid_limit,
+        battery_discharge_locked=battery_mode in (BatteryMode.HOLD, BatteryMode.CHARGE),
+        battery_target_soc_kwh=target,
+        why=why,
+    )
+
+
+def safe_decision(why: Why) -> Decision:
+    """What to do without a usable plan: wallbox off, battery in normal self-consumption."""
+    return Decision(
+        loadpoint_mode=LoadpointMode.OFF,
+        active_vehicle=None,
+        vehicle_charge_kw=0.0,
+        smart_cost_limit_eur_per_kwh=None,
+        battery_mode=BatteryMode.NORMAL,
+        battery_grid_charge_limit_eur_per_kwh=None,
+        battery_discharge_locked=False,
+        battery_target_soc_kwh=None,
+        why=why,
+    )
