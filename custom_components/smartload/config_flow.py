@@ -87,12 +87,11 @@ from .const import (
     DEFAULT_VEHICLE_TARGET_SOC,
     DEFAULT_WALLBOX_MAX_KW,
     DOMAIN,
+    FEED_IN_ENTITY,
+    FEED_IN_FIXED,
     HORIZON_CHOICES,
     SUBENTRY_VEHICLE,
 )
-
-FEED_IN_FIXED: Final = "fixed"
-FEED_IN_ENTITY: Final = "entity"
 
 MIN_CYCLE_MINUTES: Final = 5
 MAX_CYCLE_MINUTES: Final = 60
