@@ -1,0 +1,50 @@
+"""SmartLoad: plans a home's battery and cars against dynamic prices, and acts on the plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_AUTOMATION
+from .coordinator import SmartLoadConfigEntry, SmartLoadCoordinator, SmartLoadData
+
+PLATFORMS: list[Platform] = [Platform.BUTTON, Platform.SENSOR, Platform.SWITCH]
+
+
+def _setup_shape(entry: SmartLoadConfigEntry) -> dict[str, Any]:
+    """Everything a running setup depends on (the automation switch is read live instead)."""
+    return {
+        "data": dict(entry.data),
+        "options": {k: v for k, v in entry.options.items() if k != CONF_AUTOMATION},
+        "title": entry.title,
+        "subentries": {
+            sid: (sub.subentry_type, sub.title, dict(sub.data))
+            for sid, sub in entry.subentries.items()
+        },
+    }
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) -> bool:
+    """Plan once, then add the entities and watch the inputs."""
+    coordinator = SmartLoadCoordinator(hass, entry)
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = SmartLoadData(
+        coordinator=coordinator, vehicles=coordinator.vehicles, setup_shape=_setup_shape(entry)
+    )
+    coordinator.async_track_inputs()
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) -> bool:
+    """Remove the entities; the coordinator shuts down with the entry."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def _async_update_listener(hass: HomeAssistant, entry: SmartLoadConfigEntry) -> None:
+    """Reload on a change of settings or cars; the automation switch needs no reload."""
+    if _setup_shape(entry) != entry.runtime_data.setup_shape:
+        hass.config_entries.async_schedule_reload(entry.entry_id)

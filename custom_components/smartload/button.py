@@ -1,0 +1,43 @@
+"""The "Re-plan now" button."""
+
+from __future__ import annotations
+
+from typing import override
+
+from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import DOMAIN
+from .coordinator import SmartLoadConfigEntry, Status
+from .entity import SmartLoadEntity
+
+PARALLEL_UPDATES = 1
+
+REPLAN = ButtonEntityDescription(key="replan", translation_key="replan")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    config_entry: SmartLoadConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """The re-plan button of the home."""
+    async_add_entities([SmartLoadReplanButton(config_entry.runtime_data.coordinator, REPLAN)])
+
+
+class SmartLoadReplanButton(SmartLoadEntity, ButtonEntity):
+    """Re-solves from the current states now (and acts if the automation is on)."""
+
+    @override
+    async def async_press(self) -> None:
+        """Run a cycle now; say so when no plan came out of it."""
+        await self.coordinator.async_refresh()
+        result = self.coordinator.data
+        if result.status in (Status.STALE_INPUTS, Status.ERROR):
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=f"replan_{result.status.value}",
+                translation_placeholders={"reason": result.reason},
+            )

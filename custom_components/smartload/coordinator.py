@@ -1,0 +1,348 @@
+"""SmartLoad's coordinator: every cycle, live states → plan → the current decision → actuators.
+
+It is the single source of truth: entities only read ``coordinator.data``. Each cycle re-solves
+from the real state (rolling horizon); a cached plan is never executed. Inputs that cannot be read
+give a log line (once), a repair issue naming the entity and the status ``stale_inputs``, and no
+write to any actuator.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from enum import StrEnum
+import logging
+from typing import Any, override
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from .actuator import ActuatorProblem, async_apply, planned_writes
+from .const import (
+    CONF_AUTOMATION,
+    CONF_CYCLE_MINUTES,
+    DEFAULT_AUTOMATION,
+    DEFAULT_CYCLE_MINUTES,
+    DOMAIN,
+    STATE_CHANGE_DEBOUNCE_S,
+)
+from .inputs import (
+    PLUGGED_ON,
+    InputProblem,
+    InputReader,
+    StaleInputsError,
+    VehicleConfig,
+    entry_settings,
+    vehicle_configs,
+)
+from .planner.decision import decide
+from .planner.explain import render
+from .planner.lp import plan as solve
+from .planner.model import Decision, Plan, PlanInput, PlanStatus
+
+_LOGGER = logging.getLogger(__name__)
+
+ACTUATOR_FAILED = "actuator_failed"  # issue translation key
+
+
+class Status(StrEnum):
+    """The plan status sensor's states."""
+
+    OPTIMAL = "optimal"
+    SHORTFALL = "shortfall"
+    FALLBACK = "fallback"
+    STALE_INPUTS = "stale_inputs"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CycleResult:
+    """What one cycle produced (``coordinator.data``)."""
+
+    status: Status
+    reason: str  # why the status is what it is ("" when optimal)
+    updated: datetime
+    inputs: PlanInput | None = None
+    plan: Plan | None = None
+    decision: Decision | None = None
+    next_action: str | None = None  # the decision's why, in Home Assistant's language
+    acted: bool = False  # True: the automation was on and the decision was applied
+    writes: tuple[str, ...] = ()  # the service calls made in this cycle
+    input_problems: tuple[InputProblem, ...] = ()
+    actuator_problems: tuple[ActuatorProblem, ...] = ()
+
+
+@dataclass(kw_only=True, slots=True)
+class SmartLoadData:
+    """Runtime data of a config entry."""
+
+    coordinator: SmartLoadCoordinator
+    vehicles: tuple[VehicleConfig, ...] = field(default_factory=tuple)
+    setup_shape: dict[str, Any] = field(default_factory=dict)  # what a reload is needed for
+
+
+type SmartLoadConfigEntry = ConfigEntry[SmartLoadData]
+
+
+class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
+    """Plans every cycle and on relevant state changes; acts when the automation is on."""
+
+    config_entry: SmartLoadConfigEntry
+
+    def __init__(self, hass: HomeAssistant, config_entry: SmartLoadConfigEntry) -> None:
+        """Set up the cycle, the input reader and the state-change debouncer."""
+        minutes = int(config_entry.options.get(CONF_CYCLE_MINUTES, DEFAULT_CYCLE_MINUTES))
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=config_entry,
+            name=f"{DOMAIN} {config_entry.title}",
+            update_interval=timedelta(minutes=minutes),
+            always_update=True,
+        )
+        self.reader = InputReader(hass, config_entry)
+        self.vehicles = vehicle_configs(config_entry)
+        self.state_debouncer = Debouncer(
+            hass,
+            _LOGGER,
+            cooldown=STATE_CHANGE_DEBOUNCE_S,
+            immediate=False,
+            function=self.async_refresh,
+        )
+        self.last_error: str | None = None
+        self.recent_writes: deque[str] = deque(maxlen=20)
+        self._logged: set[str] = set()
+        self._issues: set[str] = set()
+        self._unsub_tracking: Callable[[], None] | None = None
+
+    @property
+    def _time_zone(self) -> tzinfo:
+        return dt_util.get_default_time_zone()
+
+    @property
+    def automation(self) -> bool:
+        """On: act on the decision; off: plan and advise only."""
+        return bool(self.config_entry.options.get(CONF_AUTOMATION, DEFAULT_AUTOMATION))
+
+    def vehicle_by_subentry(self, subentry_id: str) -> VehicleConfig | None:
+        """A configured car."""
+        return next((v for v in self.vehicles if v.subentry_id == subentry_id), None)
+
+    # -- re-plan on relevant state changes -----------------------------------------------------
+    @callback
+    def async_track_inputs(self) -> Callable[[], None]:
+        """Re-plan (debounced) on a plug change, a new forecast or an input that recovers."""
+        plugged = set(self.reader.plugged_entities())
+        forecasts = set(self.reader.forecast_entities())
+        values = set(self.reader.value_entities())
+
+        @callback
+        def _changed(event: Event[EventStateChangedData]) -> None:
+            entity_id = event.data["entity_id"]
+            old, new = event.data["old_state"], event.data["new_state"]
+            if entity_id in forecasts:
+                relevant = True
+            elif entity_id in plugged:
+                relevant = _plugged(old) != _plugged(new)
+            else:
+                relevant = _readable(old) != _readable(new)
+            if relevant:
+                self.state_debouncer.async_schedule_call()
+
+        self._unsub_tracking = async_track_state_change_event(
+            self.hass, sorted(plugged | forecasts | values), _changed
+        )
+        return self._unsub_tracking
+
+    @override
+    async def async_shutdown(self) -> None:
+        """Stop listening and cancel a pending debounced re-plan."""
+        if self._unsub_tracking is not None:
+            self._unsub_tracking()
+            self._unsub_tracking = None
+        self.state_debouncer.async_shutdown()
+        await super().async_shutdown()
+
+    # -- one cycle -----------------------------------------------------------------------------
+    @override
+    async def _async_update_data(self) -> CycleResult:
+        """Read, solve, decide, act. Never raises: the status sensor tells what happened."""
+        now = dt_util.utcnow()
+        try:
+            inputs = self.reader.read(now)
+        except StaleInputsError as err:
+            self._report_inputs(err.problems)
+            self._report_actuators([], acting=False)
+            return CycleResult(
+                status=Status.STALE_INPUTS,
+                reason=str(err),
+                updated=now,
+                input_problems=err.problems,
+            )
+        self._report_inputs(())
+
+        try:
+            plan = await self.hass.async_add_executor_job(solve, inputs)
+            decision = decide(inputs, plan) if plan.status is not PlanStatus.ERROR else None
+            next_action = (
+                render(decision.why, self.hass.config.language, self._time_zone)
+                if decision is not None
+                else None
+            )
+        except Exception as err:  # the planner must never break the cycle
+            return self._failed(now, inputs, f"planner failed: {err!r}", err)
+        if decision is None:
+            self._report_actuators([], acting=False)
+            return self._failed(now, inputs, plan.message or "no plan", None, plan)
+        self.last_error = None
+
+        writes: tuple[str, ...] = ()
+        problems: list[ActuatorProblem] = []
+        if acting := self.automation:
+            wanted, problems = planned_writes(
+                self.hass, entry_settings(self.config_entry), decision
+            )
+            done, failed = await async_apply(self.hass, wanted)
+            problems += failed
+            writes = tuple(w.describe() for w in done)
+            for line in writes:
+                _LOGGER.info("Applied %s", line)
+                self.recent_writes.append(f"{now.isoformat()} {line}")
+        self._report_actuators(problems, acting=acting)
+        return CycleResult(
+            status=Status(plan.status.value),
+            reason=plan.message,
+            updated=now,
+            inputs=inputs,
+            plan=plan,
+            decision=decision,
+            next_action=next_action,
+            acted=acting,
+            writes=writes,
+            actuator_problems=tuple(problems),
+        )
+
+    def _failed(
+        self,
+        now: datetime,
+        inputs: PlanInput,
+        reason: str,
+        err: Exception | None,
+        plan: Plan | None = None,
+    ) -> CycleResult:
+        """No plan to act on: log once, act on nothing."""
+        if reason != self.last_error:
+            _LOGGER.error("SmartLoad could not plan (nothing is written): %s", reason, exc_info=err)
+        else:
+            _LOGGER.debug("Still no plan: %s", reason)
+        self.last_error = reason
+        return CycleResult(
+            status=Status.ERROR, reason=reason, updated=now, inputs=inputs, plan=plan
+        )
+
+    # -- logging and repair issues, each once --------------------------------------------------
+    def _issue_prefix(self, group: str) -> str:
+        return f"{self.config_entry.entry_id}_{group}_"
+
+    def _sync_issues(self, prefix: str, wanted: dict[str, tuple[str, dict[str, str]]]) -> None:
+        """Create the wanted issues with this prefix and delete the rest."""
+        for issue_id, (key, placeholders) in wanted.items():
+            if issue_id not in self._issues:
+                ir.async_create_issue(
+                    self.hass,
+                    DOMAIN,
+                    issue_id,
+                    is_fixable=False,
+                    severity=ir.IssueSeverity.WARNING,
+                    translation_key=key,
+                    translation_placeholders=placeholders,
+                )
+                self._issues.add(issue_id)
+        for issue_id in [i for i in self._issues if i.startswith(prefix) and i not in wanted]:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            self._issues.discard(issue_id)
+
+    def _report_inputs(self, problems: tuple[InputProblem, ...]) -> None:
+        lines = {f"input: {p.describe()}" for p in problems}
+        for line in sorted(lines - self._logged):
+            _LOGGER.warning("SmartLoad cannot read an input, so it acts on nothing: %s", line[7:])
+        recovered = {line for line in self._logged if line.startswith("input: ")} - lines
+        if recovered and not problems:
+            _LOGGER.info("SmartLoad's inputs are readable again")
+        self._logged = (self._logged - recovered) | lines
+        prefix = self._issue_prefix("input")
+        wanted = {
+            f"{prefix}{p.kind}_{p.entity_id}": (
+                p.kind,
+                {"entity_id": p.entity_id, "state": p.state, "name": self.config_entry.title},
+            )
+            for p in problems
+        }
+        self._sync_issues(prefix, wanted)
+
+    def _report_actuators(self, problems: list[ActuatorProblem], *, acting: bool) -> None:
+        lines = {f"actuator: {p.entity_id}: {p.error}" for p in problems}
+        for line in sorted(lines - self._logged):
+            _LOGGER.warning("SmartLoad could not set an actuator: %s", line[10:])
+        if acting:
+            self._logged = {x for x in self._logged if not x.startswith("actuator: ")} | lines
+        prefix = self._issue_prefix("actuator")
+        wanted = {
+            f"{prefix}{p.entity_id}": (
+                ACTUATOR_FAILED,
+                {"entity_id": p.entity_id, "error": p.error, "name": self.config_entry.title},
+            )
+            for p in problems
+        }
+        self._sync_issues(prefix, wanted)
+
+
+def _plugged(state: State | None) -> bool | None:
+    if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+        return None
+    return state.state.strip().lower() in PLUGGED_ON
+
+
+def _readable(state: State | None) -> bool:
+    if state is None:
+        return False
+    try:
+        float(state.state)
+    except ValueError:
+        return False
+    return True
+
+
+def summarize_plan(plan: Plan) -> dict[str, Any]:
+    """A compact, JSON-friendly view of a plan (diagnostics)."""
+    return {
+        "status": plan.status.value,
+        "start": plan.start.isoformat(),
+        "n_slots": plan.n_slots,
+        "cost_eur": round(plan.cost_eur, 4),
+        "objective_eur": round(plan.objective_eur, 4),
+        "solve_ms": round(plan.solve_ms, 2),
+        "battery_price_limit_eur_per_kwh": plan.battery_price_limit_eur_per_kwh,
+        "battery_mode_first": [m.value for m in plan.battery_mode[:8]],
+        "grid_import_kwh": round(float(plan.grid_import_kw.sum()) * plan.slot_minutes / 60, 3),
+        "grid_export_kwh": round(float(plan.grid_export_kw.sum()) * plan.slot_minutes / 60, 3),
+        "vehicles": [
+            {
+                "name": v.name,
+                "shortfall_kwh": round(v.shortfall_kwh, 3),
+                "soc_at_departure_kwh": v.soc_at_departure_kwh,
+                "price_limit_eur_per_kwh": v.price_limit_eur_per_kwh,
+                "charge_kwh": round(float(v.charge_kw.sum()) * plan.slot_minutes / 60, 3),
+            }
+            for v in plan.vehicles
+        ],
+        "message": plan.message,
+    }

@@ -1,0 +1,433 @@
+"""Live Home Assistant states → the planner's input (``PlanInput``).
+
+Every value the planner needs is read from the current state of the configured entities. Anything
+that cannot be read (missing, unavailable, unknown, not a number, an empty forecast) becomes an
+``InputProblem``; one or more of them raise ``StaleInputsError`` so that the coordinator plans and
+acts on nothing rather than on a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+import math
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant, State
+from homeassistant.util import dt as dt_util
+import numpy as np
+
+from .const import (
+    CONF_BATTERY_CAPACITY_KWH,
+    CONF_BATTERY_EFFICIENCY,
+    CONF_BATTERY_MAX_CHARGE_KW,
+    CONF_BATTERY_MAX_DISCHARGE_KW,
+    CONF_BATTERY_MAX_SOC,
+    CONF_BATTERY_MIN_SOC,
+    CONF_BATTERY_SOC_ENTITY,
+    CONF_CONSUMPTION_ENTITY,
+    CONF_FEED_IN_ENTITY,
+    CONF_FEED_IN_MODE,
+    CONF_FEED_IN_PRICE,
+    CONF_GRID_EXPORT_LIMIT_KW,
+    CONF_GRID_IMPORT_LIMIT_KW,
+    CONF_HORIZON_HOURS,
+    CONF_PRICE_ENTITY,
+    CONF_PV_FORECAST_ENTITY,
+    CONF_VEHICLE_CAPACITY_KWH,
+    CONF_VEHICLE_DEPARTURE,
+    CONF_VEHICLE_MAX_CHARGE_KW,
+    CONF_VEHICLE_PLUGGED_ENTITY,
+    CONF_VEHICLE_PRIORITY,
+    CONF_VEHICLE_SOC_ENTITY,
+    CONF_VEHICLE_TARGET_SOC,
+    CONF_WALLBOX_MAX_KW,
+    DEFAULT_BATTERY_EFFICIENCY,
+    DEFAULT_BATTERY_MAX_SOC,
+    DEFAULT_BATTERY_MIN_SOC,
+    DEFAULT_FEED_IN_PRICE,
+    DEFAULT_GRID_IMPORT_LIMIT_KW,
+    DEFAULT_HORIZON_HOURS,
+    DEFAULT_VEHICLE_DEPARTURE,
+    DEFAULT_VEHICLE_EFFICIENCY,
+    DEFAULT_VEHICLE_PRIORITY,
+    DEFAULT_VEHICLE_TARGET_SOC,
+    DEFAULT_WALLBOX_MAX_KW,
+    SLOT,
+    SUBENTRY_VEHICLE,
+)
+from .planner.model import BatteryInput, PlanInput, VehicleInput
+from .planner.sources import (
+    Series,
+    floor_to_slot,
+    known_slots,
+    parse_price_forecast,
+    parse_pv_forecast,
+    price_scale,
+    to_slots,
+)
+
+# House load assumed until an energy meter has given two readings (≈ 4 400 kWh a year).
+DEFAULT_LOAD_KW = 0.5
+
+PLUGGED_ON = frozenset(
+    {"on", "true", "yes", "1", "connected", "plugged", "plugged_in", "charging", "b", "c", "d"}
+)
+PLUGGED_OFF = frozenset(
+    {"off", "false", "no", "0", "disconnected", "unplugged", "not_connected", "a", "none"}
+)
+
+# Issue translation keys (translations: "issues" section).
+UNAVAILABLE = "input_unavailable"
+NOT_NUMERIC = "input_not_numeric"
+NOT_PLUGGED_STATE = "input_not_plugged_state"
+FORECAST_EMPTY = "forecast_empty"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InputProblem:
+    """One input that cannot be read now."""
+
+    kind: str  # the repair issue's translation key
+    entity_id: str
+    state: str
+
+    def describe(self) -> str:
+        """One English line for the log and the status sensor."""
+        if self.kind == FORECAST_EMPTY:
+            return f"{self.entity_id} has no forecast in its attributes"
+        if self.kind == UNAVAILABLE:
+            return f"{self.entity_id} is {self.state}"
+        if self.kind == NOT_PLUGGED_STATE:
+            return f"{self.entity_id} reports '{self.state}', not a plugged-in state"
+        return f"{self.entity_id} reports '{self.state}', not a number"
+
+
+class StaleInputsError(Exception):
+    """The live inputs cannot be planned on."""
+
+    def __init__(self, problems: tuple[InputProblem, ...]) -> None:
+        """Keep the problems; the message names them all."""
+        super().__init__("; ".join(p.describe() for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VehicleConfig:
+    """One car as configured (a vehicle subentry)."""
+
+    subentry_id: str
+    name: str
+    capacity_kwh: float
+    soc_entity: str
+    plugged_entity: str
+    max_charge_kw: float
+    target_soc_pct: float
+    departure: time
+    priority: int
+
+
+def _parse_time_of_day(raw: Any) -> time:
+    if isinstance(raw, time):
+        return raw
+    if isinstance(raw, Mapping):  # a time selector may give {"hours": .., "minutes": ..}
+        return time(int(raw.get("hours", 0)), int(raw.get("minutes", 0)))
+    try:
+        return time.fromisoformat(str(raw))
+    except ValueError:
+        return time.fromisoformat(DEFAULT_VEHICLE_DEPARTURE)
+
+
+def vehicle_configs(entry: ConfigEntry) -> tuple[VehicleConfig, ...]:
+    """The cars of an entry, in subentry order, with unique names (the planner's keys)."""
+    cars: list[VehicleConfig] = []
+    seen: set[str] = set()
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type != SUBENTRY_VEHICLE:
+            continue
+        data = subentry.data
+        name, n = subentry.title, 2
+        while name in seen:
+            name, n = f"{subentry.title} ({n})", n + 1
+        seen.add(name)
+        cars.append(
+            VehicleConfig(
+                subentry_id=subentry.subentry_id,
+                name=name,
+                capacity_kwh=float(data[CONF_VEHICLE_CAPACITY_KWH]),
+                soc_entity=data[CONF_VEHICLE_SOC_ENTITY],
+                plugged_entity=data[CONF_VEHICLE_PLUGGED_ENTITY],
+                max_charge_kw=float(data[CONF_VEHICLE_MAX_CHARGE_KW]),
+                target_soc_pct=float(data.get(CONF_VEHICLE_TARGET_SOC, DEFAULT_VEHICLE_TARGET_SOC)),
+                departure=_parse_time_of_day(
+                    data.get(CONF_VEHICLE_DEPARTURE, DEFAULT_VEHICLE_DEPARTURE)
+                ),
+                priority=int(data.get(CONF_VEHICLE_PRIORITY, DEFAULT_VEHICLE_PRIORITY)),
+            )
+        )
+    return tuple(cars)
+
+
+def entry_settings(entry: ConfigEntry) -> dict[str, Any]:
+    """The entry's data with its options on top."""
+    return {**entry.data, **entry.options}
+
+
+def next_departure(now: datetime, departure: time, time_zone: str) -> datetime:
+    """The next departure at ``departure`` (local time) at least one slot after ``now`` (UTC)."""
+    tz = dt_util.get_time_zone(time_zone) or dt_util.UTC
+    local_now = now.astimezone(tz)
+    when = datetime.combine(local_now.date(), departure, tzinfo=tz)
+    while when - local_now < SLOT:
+        when = datetime.combine(when.date() + timedelta(days=1), departure, tzinfo=tz)
+    return when.astimezone(dt_util.UTC)
+
+
+class InputReader:
+    """Reads the live states of one entry; keeps the consumption meter's last reading."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+        """Bind to one entry."""
+        self.hass = hass
+        self.entry = entry
+        self._meter: tuple[datetime, float] | None = None
+        self._meter_kw = DEFAULT_LOAD_KW
+
+    # -- the entities the coordinator watches -------------------------------------------------
+    def forecast_entities(self) -> list[str]:
+        """Entities whose any change is a new forecast (price, feed-in, PV)."""
+        conf = entry_settings(self.entry)
+        keys = (CONF_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY)
+        found = [conf[k] for k in keys if conf.get(k)]
+        if conf.get(CONF_FEED_IN_MODE) == "entity" and conf.get(CONF_FEED_IN_ENTITY):
+            found.append(conf[CONF_FEED_IN_ENTITY])
+        return found
+
+    def plugged_entities(self) -> list[str]:
+        """The cars' plugged-in entities."""
+        return [car.plugged_entity for car in vehicle_configs(self.entry)]
+
+    def value_entities(self) -> list[str]:
+        """Entities read as a number each cycle (their changes matter only when they recover)."""
+        conf = entry_settings(self.entry)
+        found = [conf[k] for k in (CONF_CONSUMPTION_ENTITY, CONF_BATTERY_SOC_ENTITY) if conf.get(k)]
+        found += [car.soc_entity for car in vehicle_configs(self.entry)]
+        return found
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _state(self, entity_id: str, problems: list[InputProblem]) -> State | None:
+        state = self.hass.states.get(entity_id)
+        if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN, ""):
+            shown = "missing" if state is None else state.state or STATE_UNKNOWN
+            problems.append(InputProblem(kind=UNAVAILABLE, entity_id=entity_id, state=shown))
+            return None
+        return state
+
+    def _number(self, entity_id: str, problems: list[InputProblem]) -> tuple[float, str] | None:
+        """The state as a float and its unit, or None (a problem recorded)."""
+        if (state := self._state(entity_id, problems)) is None:
+            return None
+        try:
+            value = float(state.state)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            problems.append(InputProblem(kind=NOT_NUMERIC, entity_id=entity_id, state=state.state))
+            return None
+        return value, str(state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) or "")
+
+    def plugged(self, entity_id: str, problems: list[InputProblem]) -> bool | None:
+        """Whether a car is plugged in, or None (a problem recorded)."""
+        if (state := self._state(entity_id, problems)) is None:
+            return None
+        text = state.state.strip().lower()
+        if text in PLUGGED_ON:
+            return True
+        if text in PLUGGED_OFF:
+            return False
+        problems.append(
+            InputProblem(kind=NOT_PLUGGED_STATE, entity_id=entity_id, state=state.state)
+        )
+        return None
+
+    def _forecast(self, entity_id: str, problems: list[InputProblem], *, pv: bool) -> Series | None:
+        if (state := self._state(entity_id, problems)) is None:
+            return None
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+        unit = unit if isinstance(unit, str) else None
+        parse = parse_pv_forecast if pv else parse_price_forecast
+        series = parse(dict(state.attributes), unit)
+        if not series.values:
+            problems.append(InputProblem(kind=FORECAST_EMPTY, entity_id=entity_id, state=""))
+            return None
+        return series
+
+    def _load_kw(self, now: datetime, problems: list[InputProblem]) -> float | None:
+        entity_id = entry_settings(self.entry).get(CONF_CONSUMPTION_ENTITY)
+        if not entity_id:
+            return DEFAULT_LOAD_KW
+        if (reading := self._number(entity_id, problems)) is None:
+            return None
+        value, unit = reading
+        unit = unit.strip()
+        if unit in ("W", "kW", "MW"):
+            return max(0.0, value * {"W": 0.001, "kW": 1.0, "MW": 1000.0}[unit])
+        if unit in ("Wh", "kWh", "MWh"):
+            kwh = value * {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}[unit]
+            if self._meter is not None:
+                then, before = self._meter
+                hours = (now - then).total_seconds() / 3600
+                if hours >= 1 / 60 and kwh >= before:
+                    self._meter_kw = (kwh - before) / hours
+            if self._meter is None or (now - self._meter[0]) >= timedelta(minutes=1):
+                self._meter = (now, kwh)
+            return self._meter_kw
+        return max(0.0, value / 1000 if abs(value) > 100 else value)  # no unit: W if large
+
+    def read(self, now: datetime) -> PlanInput:
+        """The planner input at ``now`` (UTC), or ``StaleInputsError``."""
+        conf = entry_settings(self.entry)
+        problems: list[InputProblem] = []
+        start = floor_to_slot(now.astimezone(dt_util.UTC), int(SLOT.total_seconds() // 60))
+
+        # prices: the horizon ends where the published prices end
+        prices = self._forecast(conf[CONF_PRICE_ENTITY], problems, pv=False)
+        horizon = int(conf.get(CONF_HORIZON_HOURS, DEFAULT_HORIZON_HOURS)) * 4
+        n = min(horizon, known_slots(prices, start)) if prices else 0
+        if prices is not None and n == 0:
+            problems.append(
+                InputProblem(kind=FORECAST_EMPTY, entity_id=conf[CONF_PRICE_ENTITY], state="")
+            )
+
+        export_price = self._feed_in(conf, start, max(n, 1), problems)
+        load_kw = self._load_kw(now, problems)
+        pv_kw = np.zeros(max(n, 0))
+        if pv_entity := conf.get(CONF_PV_FORECAST_ENTITY):
+            pv = self._forecast(pv_entity, problems, pv=True)
+            if pv is not None:
+                pv_kw = np.clip(to_slots(pv, start, n)[0], 0.0, None)
+
+        battery = self._battery(conf, problems)
+        vehicles = self._vehicles(start, now, n, problems)
+
+        if problems:
+            raise StaleInputsError(tuple(problems))
+        assert prices is not None and load_kw is not None and export_price is not None
+        import_price, _ = to_slots(prices, start, n)
+        return PlanInput(
+            start=start,
+            slot_minutes=int(SLOT.total_seconds() // 60),
+            import_price_eur_per_kwh=import_price,
+            export_price_eur_per_kwh=export_price[:n],
+            load_kw=np.full(n, load_kw),
+            pv_kw=pv_kw,
+            max_import_kw=float(conf.get(CONF_GRID_IMPORT_LIMIT_KW, DEFAULT_GRID_IMPORT_LIMIT_KW)),
+            max_export_kw=float(conf.get(CONF_GRID_EXPORT_LIMIT_KW) or math.inf),
+            wallbox_max_kw=float(conf.get(CONF_WALLBOX_MAX_KW, DEFAULT_WALLBOX_MAX_KW)),
+            battery=battery,
+            vehicles=vehicles,
+            price_estimated=np.zeros(n, dtype=np.bool_),
+        )
+
+    def _feed_in(
+        self, conf: Mapping[str, Any], start: datetime, n: int, problems: list[InputProblem]
+    ) -> np.ndarray | None:
+        entity_id = conf.get(CONF_FEED_IN_ENTITY)
+        if conf.get(CONF_FEED_IN_MODE) != "entity" or not entity_id:
+            return np.full(n, float(conf.get(CONF_FEED_IN_PRICE, DEFAULT_FEED_IN_PRICE)))
+        if (reading := self._number(entity_id, problems)) is None:
+            return None
+        value, unit = reading
+        now_price = value * price_scale(unit or None, [value])
+        state = self.hass.states.get(entity_id)
+        assert state is not None
+        series = parse_price_forecast(dict(state.attributes), unit or None)
+        values, known = to_slots(series, start, n)
+        return np.where(known, values, now_price)
+
+    def _battery(
+        self, conf: Mapping[str, Any], problems: list[InputProblem]
+    ) -> BatteryInput | None:
+        if not (entity_id := conf.get(CONF_BATTERY_SOC_ENTITY)):
+            return None
+        if (reading := self._number(entity_id, problems)) is None:
+            return None
+        capacity = float(conf[CONF_BATTERY_CAPACITY_KWH])
+        efficiency = math.sqrt(float(conf.get(CONF_BATTERY_EFFICIENCY, DEFAULT_BATTERY_EFFICIENCY)))
+        soc_pct = min(max(reading[0], 0.0), 100.0)
+        min_pct = float(conf.get(CONF_BATTERY_MIN_SOC, DEFAULT_BATTERY_MIN_SOC))
+        max_pct = float(conf.get(CONF_BATTERY_MAX_SOC, DEFAULT_BATTERY_MAX_SOC))
+        return BatteryInput(
+            capacity_kwh=capacity,
+            soc_kwh=capacity * soc_pct / 100,
+            min_soc_kwh=capacity * min_pct / 100,
+            max_soc_kwh=capacity * max_pct / 100,
+            max_charge_kw=float(conf[CONF_BATTERY_MAX_CHARGE_KW]),
+            max_discharge_kw=float(conf[CONF_BATTERY_MAX_DISCHARGE_KW]),
+            charge_efficiency=efficiency,
+            discharge_efficiency=efficiency,
+        )
+
+    def _vehicles(
+        self, start: datetime, now: datetime, n: int, problems: list[InputProblem]
+    ) -> tuple[VehicleInput, ...]:
+        """The plugged-in cars (a car away needs no readable SoC and is not planned)."""
+        cars: list[VehicleInput] = []
+        for car in vehicle_configs(self.entry):
+            if not self.plugged(car.plugged_entity, problems):
+                continue
+            if (reading := self._number(car.soc_entity, problems)) is None:
+                continue
+            soc_pct = min(max(reading[0], 0.0), 100.0)
+            departure = next_departure(now, car.departure, self.hass.config.time_zone)
+            slot = int((departure - start) // SLOT)
+            cars.append(
+                VehicleInput(
+                    name=car.name,
+                    capacity_kwh=car.capacity_kwh,
+                    soc_kwh=car.capacity_kwh * soc_pct / 100,
+                    target_soc_kwh=car.capacity_kwh * car.target_soc_pct / 100,
+                    max_charge_kw=car.max_charge_kw,
+                    charge_efficiency=DEFAULT_VEHICLE_EFFICIENCY,
+                    departure_slot=slot if 0 < slot < n else None,
+                    priority=car.priority,
+                )
+            )
+        return tuple(cars)
+
+
+def summarize(inputs: PlanInput) -> dict[str, Any]:
+    """A compact, JSON-friendly view of an input (diagnostics)."""
+    price = inputs.import_price_eur_per_kwh
+    return {
+        "start": inputs.start.isoformat(),
+        "n_slots": inputs.n_slots,
+        "import_price_eur_per_kwh": {
+            "min": round(float(price.min()), 5),
+            "mean": round(float(price.mean()), 5),
+            "max": round(float(price.max()), 5),
+        },
+        "export_price_eur_per_kwh_first": round(float(inputs.export_price_eur_per_kwh[0]), 5),
+        "load_kw_mean": round(float(inputs.load_kw.mean()), 3),
+        "pv_kwh": round(float(inputs.pv_kw.sum() * inputs.dt_h), 3),
+        "battery": None
+        if inputs.battery is None
+        else {
+            "soc_kwh": round(inputs.battery.soc_kwh, 3),
+            "capacity_kwh": inputs.battery.capacity_kwh,
+            "min_soc_kwh": inputs.battery.min_soc_kwh,
+            "max_soc_kwh": inputs.battery.max_soc_kwh,
+        },
+        "vehicles": [
+            {
+                "name": v.name,
+                "soc_kwh": round(v.soc_kwh, 3),
+                "target_soc_kwh": round(v.target_soc_kwh, 3),
+                "departure_slot": v.departure_slot,
+            }
+            for v in inputs.vehicles
+        ],
+    }
