@@ -22,7 +22,7 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
     SubentryFlowResult,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback, split_entity_id
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -101,6 +101,7 @@ class FlowError(StrEnum):
     """Error keys shown in the forms (translated under `error` in translations/*.json)."""
 
     ENTITY_NOT_FOUND = "entity_not_found"
+    WRONG_DOMAIN = "wrong_domain"
     NAME_EMPTY = "name_empty"
     FEED_IN_PRICE_MISSING = "feed_in_price_missing"
     FEED_IN_ENTITY_MISSING = "feed_in_entity_missing"
@@ -118,6 +119,7 @@ MAIN_ERRORS: Final = frozenset(FlowError) - {FlowError.TARGET_SOC_OUT_OF_RANGE}
 VEHICLE_ERRORS: Final = frozenset(
     {
         FlowError.ENTITY_NOT_FOUND,
+        FlowError.WRONG_DOMAIN,
         FlowError.NAME_EMPTY,
         FlowError.CAPACITY_NOT_POSITIVE,
         FlowError.POWER_NOT_POSITIVE,
@@ -145,9 +147,47 @@ _BATTERY_ACTUATORS: Final = (
 # Selectors ---------------------------------------------------------------------------------------
 
 
-def _entities(*filters: EntityFilterSelectorConfig) -> EntitySelector:
-    """Entity picker for one entity matching any of the filters."""
-    return EntitySelector(EntitySelectorConfig(filter=list(filters)))
+def _filter(
+    *domains: str, device_class: str | list[str] | None = None
+) -> EntityFilterSelectorConfig:
+    config = EntityFilterSelectorConfig(domain=list(domains))
+    if device_class is not None:
+        config["device_class"] = device_class
+    return config
+
+
+_SOC_SOURCES: Final = (
+    _filter("sensor", device_class="battery"),
+    _filter("input_number", "number"),
+)
+
+# What each entity field may hold. The picker shows only these; the domains are checked again on
+# submit (the selector itself enforces no filter), device classes only guide the picker.
+# Actuators also accept input_* helpers so they can be tried on stand-ins before evcc.
+ENTITY_FILTERS: Final[Mapping[str, tuple[EntityFilterSelectorConfig, ...]]] = {
+    CONF_PRICE_ENTITY: (_filter("sensor"),),
+    CONF_FEED_IN_ENTITY: (_filter("sensor", "input_number", "number"),),
+    CONF_CONSUMPTION_ENTITY: (_filter("sensor", device_class=["power", "energy"]),),
+    CONF_PV_FORECAST_ENTITY: (_filter("sensor", device_class=["energy", "power"]),),
+    CONF_BATTERY_SOC_ENTITY: _SOC_SOURCES,
+    CONF_LOADPOINT_MODE_ENTITY: (_filter("select", "input_select"),),
+    CONF_SMART_COST_LIMIT_ENTITY: (_filter("number", "input_number"),),
+    CONF_BATTERY_GRID_CHARGE_LIMIT_ENTITY: (_filter("number", "input_number"),),
+    CONF_BATTERY_DISCHARGE_CONTROL_ENTITY: (
+        _filter("switch", "select", "input_boolean", "input_select"),
+    ),
+    CONF_VEHICLE_SOC_ENTITY: _SOC_SOURCES,
+    CONF_VEHICLE_PLUGGED_ENTITY: (_filter("binary_sensor", "sensor", "switch", "input_boolean"),),
+}
+
+
+def _entities(key: str) -> EntitySelector:
+    """Entity picker for the field `key`."""
+    return EntitySelector(EntitySelectorConfig(filter=list(ENTITY_FILTERS[key])))
+
+
+def _domains(key: str) -> set[str]:
+    return {domain for f in ENTITY_FILTERS[key] for domain in f["domain"]}
 
 
 def _number(
@@ -170,12 +210,6 @@ def _percent() -> NumberSelector:
     return _number("%", maximum=100, step=1, mode=NumberSelectorMode.SLIDER)
 
 
-_SOC_SOURCES: Final = (
-    EntityFilterSelectorConfig(domain="sensor", device_class="battery"),
-    EntityFilterSelectorConfig(domain=["input_number", "number"]),
-)
-
-
 # Schemas -----------------------------------------------------------------------------------------
 
 
@@ -184,7 +218,7 @@ def home_schema(currency: str) -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(CONF_NAME, default=DEFAULT_NAME): TextSelector(),
-            vol.Required(CONF_PRICE_ENTITY): _entities(EntityFilterSelectorConfig(domain="sensor")),
+            vol.Required(CONF_PRICE_ENTITY): _entities(CONF_PRICE_ENTITY),
             vol.Required(CONF_FEED_IN_MODE, default=FEED_IN_FIXED): SelectSelector(
                 SelectSelectorConfig(
                     options=[FEED_IN_FIXED, FEED_IN_ENTITY],
@@ -195,15 +229,9 @@ def home_schema(currency: str) -> vol.Schema:
             vol.Optional(
                 CONF_FEED_IN_PRICE, description={"suggested_value": DEFAULT_FEED_IN_PRICE}
             ): _number(f"{currency}/kWh", maximum=1, step="any"),
-            vol.Optional(CONF_FEED_IN_ENTITY): _entities(
-                EntityFilterSelectorConfig(domain=["sensor", "input_number", "number"])
-            ),
-            vol.Required(CONF_CONSUMPTION_ENTITY): _entities(
-                EntityFilterSelectorConfig(domain="sensor", device_class=["power", "energy"])
-            ),
-            vol.Optional(CONF_PV_FORECAST_ENTITY): _entities(
-                EntityFilterSelectorConfig(domain="sensor", device_class=["energy", "power"])
-            ),
+            vol.Optional(CONF_FEED_IN_ENTITY): _entities(CONF_FEED_IN_ENTITY),
+            vol.Required(CONF_CONSUMPTION_ENTITY): _entities(CONF_CONSUMPTION_ENTITY),
+            vol.Optional(CONF_PV_FORECAST_ENTITY): _entities(CONF_PV_FORECAST_ENTITY),
             vol.Required(CONF_GRID_IMPORT_LIMIT_KW, default=DEFAULT_GRID_IMPORT_LIMIT_KW): _number(
                 "kW"
             ),
@@ -217,7 +245,7 @@ def battery_schema() -> vol.Schema:
     """Form 2: the home battery; left empty when there is none."""
     return vol.Schema(
         {
-            vol.Optional(CONF_BATTERY_SOC_ENTITY): _entities(*_SOC_SOURCES),
+            vol.Optional(CONF_BATTERY_SOC_ENTITY): _entities(CONF_BATTERY_SOC_ENTITY),
             vol.Optional(CONF_BATTERY_CAPACITY_KWH): _number("kWh"),
             vol.Optional(CONF_BATTERY_MAX_CHARGE_KW): _number("kW"),
             vol.Optional(CONF_BATTERY_MAX_DISCHARGE_KW): _number("kW"),
@@ -233,19 +261,15 @@ def battery_schema() -> vol.Schema:
 def actuators_schema(*, with_battery: bool) -> vol.Schema:
     """Form 3: the entities SmartLoad drives (evcc's, or input_* stand-ins); all optional."""
     schema: dict[vol.Marker, Any] = {
-        vol.Optional(CONF_LOADPOINT_MODE_ENTITY): _entities(
-            EntityFilterSelectorConfig(domain=["select", "input_select"])
-        ),
-        vol.Optional(CONF_SMART_COST_LIMIT_ENTITY): _entities(
-            EntityFilterSelectorConfig(domain=["number", "input_number"])
-        ),
+        vol.Optional(CONF_LOADPOINT_MODE_ENTITY): _entities(CONF_LOADPOINT_MODE_ENTITY),
+        vol.Optional(CONF_SMART_COST_LIMIT_ENTITY): _entities(CONF_SMART_COST_LIMIT_ENTITY),
     }
     if with_battery:
         schema[vol.Optional(CONF_BATTERY_GRID_CHARGE_LIMIT_ENTITY)] = _entities(
-            EntityFilterSelectorConfig(domain=["number", "input_number"])
+            CONF_BATTERY_GRID_CHARGE_LIMIT_ENTITY
         )
         schema[vol.Optional(CONF_BATTERY_DISCHARGE_CONTROL_ENTITY)] = _entities(
-            EntityFilterSelectorConfig(domain=["switch", "select", "input_boolean", "input_select"])
+            CONF_BATTERY_DISCHARGE_CONTROL_ENTITY
         )
     return vol.Schema(schema)
 
@@ -285,12 +309,8 @@ def vehicle_schema() -> vol.Schema:
         {
             vol.Required(CONF_NAME): TextSelector(),
             vol.Required(CONF_VEHICLE_CAPACITY_KWH): _number("kWh"),
-            vol.Required(CONF_VEHICLE_SOC_ENTITY): _entities(*_SOC_SOURCES),
-            vol.Required(CONF_VEHICLE_PLUGGED_ENTITY): _entities(
-                EntityFilterSelectorConfig(
-                    domain=["binary_sensor", "sensor", "switch", "input_boolean"]
-                )
-            ),
+            vol.Required(CONF_VEHICLE_SOC_ENTITY): _entities(CONF_VEHICLE_SOC_ENTITY),
+            vol.Required(CONF_VEHICLE_PLUGGED_ENTITY): _entities(CONF_VEHICLE_PLUGGED_ENTITY),
             vol.Required(CONF_VEHICLE_MAX_CHARGE_KW): _number("kW"),
             vol.Required(CONF_VEHICLE_TARGET_SOC, default=DEFAULT_VEHICLE_TARGET_SOC): _percent(),
             vol.Required(CONF_VEHICLE_DEPARTURE, default=DEFAULT_VEHICLE_DEPARTURE): TimeSelector(),
@@ -308,13 +328,17 @@ type Errors = dict[str, str]
 
 
 def _check_entities(hass: HomeAssistant, data: Mapping[str, Any], keys: tuple[str, ...]) -> Errors:
-    """Each selected entity must exist in the state machine (unavailable is fine: it may be
-    starting up; the coordinator copes with that at run time)."""
-    return {
-        key: FlowError.ENTITY_NOT_FOUND
-        for key in keys
-        if data.get(key) and hass.states.get(data[key]) is None
-    }
+    """Each selected entity must be of an allowed domain and exist in the state machine
+    (unavailable is fine: it may be starting up; the coordinator copes with that at run time)."""
+    errors: Errors = {}
+    for key in keys:
+        if not (entity_id := data.get(key)):
+            continue
+        if split_entity_id(entity_id)[0] not in _domains(key):
+            errors[key] = FlowError.WRONG_DOMAIN
+        elif hass.states.get(entity_id) is None:
+            errors[key] = FlowError.ENTITY_NOT_FOUND
+    return errors
 
 
 def validate_home(
