@@ -4,9 +4,10 @@ Both the replay simulator and the Home Assistant coordinator execute ``decide(in
 
 Loadpoint (one wallbox, several cars):
 
-- the *active car* is the one the plan charges with the most power in the slot (ties: higher
-  priority, i.e. lower number, then input order); with no charging planned it is None and the
-  mode is OFF;
+- the *active car* is the one the plan charges in the slot; when the plan shares the slot's
+  power between cars (the LP's relaxation of taking turns on one wallbox), the most urgent one
+  (earliest departure, then priority — lower number first — then input order) gets the whole
+  planned power, up to its own limit; with no charging planned it is None and the mode is OFF;
 - PV when the planned power is covered by the forecast PV surplus (PV − load) of the slot: evcc
   then follows the real surplus;
 - MINPV when part of it is surplus and the grid part fits evcc's minimum current
@@ -23,6 +24,8 @@ HOLD and CHARGE lock discharging.
 """
 
 from __future__ import annotations
+
+import math
 
 from .model import (
     BatteryMode,
@@ -53,25 +56,29 @@ def decide(
     why = plan.why[slot] if slot < len(plan.why) else Why(key="idle")
     price = float(inputs.import_price_eur_per_kwh[slot])
 
-    # The active car: most planned power now; ties by priority, then input order.
-    priority = {v.name: v.priority for v in inputs.vehicles}
-    order = {v.name: i for i, v in enumerate(inputs.vehicles)}
-    best = None
-    for vplan in plan.vehicles:
-        power = float(vplan.charge_kw[slot])
-        if power <= _EPS_KW:
-            continue
-        key = (-round(power, 3), priority.get(vplan.name, 99), order.get(vplan.name, 99))
-        if best is None or key < best[0]:
-            best = (key, vplan, power)
-
+    # One wallbox serves one car at a time; the LP may share a slot's power between cars (a
+    # relaxation of taking turns). The active car is the most urgent of those it charges now
+    # (earliest departure, then priority, then input order) and gets the slot's whole planned
+    # wallbox power (up to its own limit): the other car's share follows in the next cycles.
+    planned = {v.name: float(v.charge_kw[slot]) for v in plan.vehicles}
+    charging = [v for v in inputs.vehicles if planned.get(v.name, 0.0) > _EPS_KW]
     mode = LoadpointMode.OFF
     active: str | None = None
     car_kw = 0.0
     cost_limit: float | None = None
-    if best is not None:
-        _, vplan, car_kw = best
-        active = vplan.name
+    if charging:
+        order = {v.name: i for i, v in enumerate(inputs.vehicles)}
+        first = min(
+            charging,
+            key=lambda v: (
+                v.departure_slot if v.departure_slot is not None else math.inf,
+                v.priority,
+                order[v.name],
+            ),
+        )
+        active = first.name
+        total = sum(planned[v.name] for v in charging)
+        car_kw = min(total, first.max_charge_kw, inputs.wallbox_max_kw)
         surplus = max(0.0, float(inputs.pv_kw[slot]) - float(inputs.load_kw[slot]))
         if car_kw <= surplus + _TOL_KW:
             mode = LoadpointMode.PV
@@ -79,7 +86,8 @@ def decide(
             mode = LoadpointMode.MINPV
         else:
             mode = LoadpointMode.NOW
-        cost_limit = vplan.price_limit_eur_per_kwh
+        vplan = plan.vehicle(first.name)
+        cost_limit = vplan.price_limit_eur_per_kwh if vplan is not None else None
         if mode is LoadpointMode.PV and cost_limit is not None and price <= cost_limit:
             cost_limit = None
 

@@ -1,0 +1,126 @@
+"""Command line: ``python -m benchmarks.simulate [options]`` (see ``script/simulate --help``)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+import json
+from pathlib import Path
+import sys
+import time
+
+from .data import DEFAULT_LOAD, DEFAULT_PRICES, DEFAULT_PV, DEFAULT_TRIPS, load_replay, parse_time
+from .engine import Replay, RunResult, prepare, run
+from .home import HomeParams
+from .prices_hook import price_extender
+from .report import markdown, summary, write_html
+from .strategies import DumbStrategy, MpcStrategy, ThresholdStrategy, run_perfect
+
+STRATEGIES = ("dumb", "threshold", "mpc", "perfect", "mpc-oracle")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options."""
+    parser = argparse.ArgumentParser(
+        prog="script/simulate",
+        description="Closed-loop replay of a home over real price, PV, load and trip data.",
+    )
+    parser.add_argument("--prices", type=Path, default=DEFAULT_PRICES, help="day-ahead €/MWh CSV")
+    parser.add_argument("--pv", type=Path, default=DEFAULT_PV, help="PV kW per kWp CSV")
+    parser.add_argument("--load", type=Path, default=DEFAULT_LOAD, help="household load kW CSV")
+    parser.add_argument("--trips", type=Path, default=DEFAULT_TRIPS, help="car trips CSV")
+    parser.add_argument("--kwp", type=float, default=HomeParams().pv_kwp, help="PV size (kWp)")
+    parser.add_argument(
+        "--annual-load-kwh",
+        type=float,
+        default=None,
+        help="rescale the load to this many kWh/year (default: as read)",
+    )
+    parser.add_argument("--days", type=float, default=None, help="simulate only N days")
+    parser.add_argument("--start", type=str, default=None, help="first day (ISO date/time, UTC)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="recorded in the output; the shipped strategies and physics draw no random numbers",
+    )
+    parser.add_argument(
+        "--strategies",
+        default="dumb,threshold,mpc,perfect",
+        help=f"comma-separated subset of {', '.join(STRATEGIES)}",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument("--html", type=Path, default=None, help="write a plotly HTML report here")
+    parser.add_argument("--week", type=str, default=None, help="first day of the HTML's week")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    args = parser.parse_args(argv)
+    names = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    unknown = [s for s in names if s not in STRATEGIES]
+    if unknown or not names:
+        parser.error(f"unknown strategies: {', '.join(unknown) or '(none)'}")
+    args.strategy_names = names
+    return args
+
+
+def _start(text: str | None) -> datetime | None:
+    return None if text is None else parse_time(text if "T" in text else text + "T00:00:00Z")
+
+
+def run_all(replay: Replay, names: list[str], *, quiet: bool = True) -> dict[str, RunResult]:
+    """Run the named strategies on one replay."""
+    results: dict[str, RunResult] = {}
+    for name in names:
+        started = time.perf_counter()
+
+        def progress(done: int, total: int, name: str = name, started: float = started) -> None:
+            if not quiet:
+                print(
+                    f"  {name}: {done}/{total} slots, {time.perf_counter() - started:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        match name:
+            case "dumb":
+                results[name] = run(replay, DumbStrategy(), progress=progress)
+            case "threshold":
+                results[name] = run(replay, ThresholdStrategy(replay), progress=progress)
+            case "mpc":
+                strategy = MpcStrategy(replay, extend_prices=price_extender())
+                results[name] = run(replay, strategy, progress=progress)
+            case "mpc-oracle":
+                strategy = MpcStrategy(
+                    replay, oracle=True, extend_prices=price_extender(), name="mpc-oracle"
+                )
+                results[name] = run(replay, strategy, progress=progress)
+            case "perfect":
+                results[name] = run_perfect(replay)
+        if not quiet:
+            print(f"{name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    started = time.perf_counter()
+    data = load_replay(args.prices, args.pv, args.load, args.trips)
+    home = HomeParams(pv_kwp=args.kwp, annual_load_kwh=args.annual_load_kwh)
+    replay = prepare(data, home, start=_start(args.start), days=args.days, seed=args.seed)
+    results = run_all(replay, args.strategy_names, quiet=args.quiet)
+    result = summary(results, replay, time.perf_counter() - started)
+    result["seed"] = args.seed
+    if args.html is not None:
+        week = None
+        if args.week is not None:
+            week = max(0, data.slot_of(_start(args.week)) - replay.first)
+        write_html(args.html, results, replay, result, week_start=week)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

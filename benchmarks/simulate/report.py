@@ -1,0 +1,209 @@
+"""Summaries of a replay: the metrics per strategy, a markdown table, JSON, a plotly HTML report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .engine import MISSED_TOL_KWH, Replay, RunResult
+
+ORDER = ("dumb", "threshold", "mpc", "perfect")
+
+
+def metrics(result: RunResult, replay: Replay) -> dict[str, Any]:
+    """The figures of one strategy."""
+    dt = result.dt_h
+    home = replay.home
+    cap = home.battery_capacity_kwh
+    discharged = float(result.battery_discharge_kw.sum()) * dt / home.battery_discharge_efficiency
+    short = [d.short_kwh for d in result.departures]
+    end_energy = float(result.battery_soc_kwh[-1]) - result.battery_initial_kwh
+    for name, soc in result.car_soc_kwh.items():
+        end_energy += float(soc[-1]) - result.car_initial_kwh.get(name, 0.0)
+    out: dict[str, Any] = {
+        "cost_eur": round(float(result.cost_eur.sum()), 2),
+        "missed_departures": sum(1 for s in short if s > MISSED_TOL_KWH),
+        "departures": len(short),
+        "short_kwh": round(float(sum(short)), 2),
+        "battery_cycles": round(discharged / cap, 1) if cap > 0 else 0.0,
+        "import_kwh": round(float(result.grid_import_kw.sum()) * dt, 1),
+        "export_kwh": round(float(result.grid_export_kw.sum()) * dt, 1),
+        "car_charged_kwh": round(sum(float(v.sum()) for v in result.car_kw.values()) * dt, 1),
+        "stored_energy_change_kwh": round(end_energy, 1),
+        "runtime_s": round(result.runtime_s, 1),
+    }
+    if result.solve_ms:
+        ms = np.asarray(result.solve_ms)
+        out["solve_ms_p50"] = round(float(np.percentile(ms, 50)), 1)
+        out["solve_ms_p95"] = round(float(np.percentile(ms, 95)), 1)
+        out["solve_ms_max"] = round(float(ms.max()), 1)
+        out["solves"] = len(ms)
+    return out
+
+
+def _pct(a: float, b: float) -> float | None:
+    return None if abs(b) < 1e-9 else round(100.0 * (b - a) / abs(b), 1)
+
+
+def summary(results: dict[str, RunResult], replay: Replay, runtime_s: float) -> dict[str, Any]:
+    """The JSON summary: per strategy its metrics and its savings/gap versus the others."""
+    strategies = {name: metrics(res, replay) for name, res in results.items()}
+    for figures in strategies.values():
+        cost = figures["cost_eur"]
+        if "dumb" in strategies:
+            figures["savings_vs_dumb_pct"] = _pct(cost, strategies["dumb"]["cost_eur"])
+        if "threshold" in strategies:
+            figures["savings_vs_threshold_pct"] = _pct(cost, strategies["threshold"]["cost_eur"])
+        if "perfect" in strategies:
+            bound = strategies["perfect"]["cost_eur"]
+            figures["gap_to_perfect_pct"] = (
+                None if abs(bound) < 1e-9 else round(100.0 * (cost - bound) / abs(bound), 1)
+            )
+    return {
+        "strategies": strategies,
+        "days": round(replay.n_sim * replay.dt_h / 24.0, 2),
+        "start": replay.data.time_of(replay.first).isoformat(),
+        "runtime_s": round(runtime_s, 1),
+    }
+
+
+def _fmt(value: Any, suffix: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.1f}{suffix}"
+    return f"{value}{suffix}"
+
+
+def markdown(summary_: dict[str, Any]) -> str:
+    """The summary as a markdown table."""
+    head = (
+        "| strategy | cost € | vs dumb | vs threshold | gap to perfect | missed (kWh short) "
+        "| battery cycles | import kWh | export kWh | solve ms p50 / p95 / max | runtime s |"
+    )
+    lines = [head, "|" + "---|" * 11]
+    strategies = summary_["strategies"]
+    names = [n for n in ORDER if n in strategies] + [n for n in strategies if n not in ORDER]
+    for name in names:
+        f = strategies[name]
+        solve = "–"
+        if "solve_ms_p50" in f:
+            solve = f"{f['solve_ms_p50']:.0f} / {f['solve_ms_p95']:.0f} / {f['solve_ms_max']:.0f}"
+        lines.append(
+            f"| {name} | {f['cost_eur']:,.2f} | {_fmt(f.get('savings_vs_dumb_pct'), ' %')} "
+            f"| {_fmt(f.get('savings_vs_threshold_pct'), ' %')} "
+            f"| {_fmt(f.get('gap_to_perfect_pct'), ' %')} "
+            f"| {f['missed_departures']} of {f['departures']} ({f['short_kwh']:.1f}) "
+            f"| {f['battery_cycles']:.1f} | {f['import_kwh']:,.0f} | {f['export_kwh']:,.0f} "
+            f"| {solve} | {f['runtime_s']:.1f} |"
+        )
+    lines.append("")
+    lines.append(
+        f"{summary_['days']} days from {summary_['start']}, total runtime "
+        f"{summary_['runtime_s']:.1f} s. Savings and gap relative to the cost of the other "
+        "strategy; 'missed': departures short of the target by more than "
+        f"{MISSED_TOL_KWH} kWh."
+    )
+    return "\n".join(lines)
+
+
+def write_html(
+    path: Path | str,
+    results: dict[str, RunResult],
+    replay: Replay,
+    summary_: dict[str, Any],
+    *,
+    week_start: int | None = None,
+) -> None:
+    """Plotly report: cumulative cost per strategy, one week of the MPC's plan vs reality."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    m = replay.n_sim
+    step = timedelta(minutes=replay.data.slot_minutes)
+    t0 = replay.data.time_of(replay.first)
+    times = [t0 + step * i for i in range(m)]
+    fig = make_subplots(
+        rows=4,
+        cols=1,
+        subplot_titles=(
+            "Cumulative cost (€)",
+            "Selected week: PV and load, forecast (dashed) vs real",
+            "Selected week: grid import, planned for the slot (dashed) vs real (kW)",
+            "Selected week: battery SoC (kWh), planned vs real; car charging (kW)",
+        ),
+        vertical_spacing=0.07,
+    )
+    for name, res in results.items():
+        fig.add_trace(
+            go.Scatter(x=times, y=np.cumsum(res.cost_eur), name=f"{name} cost", mode="lines"),
+            row=1,
+            col=1,
+        )
+    mpc = results.get("mpc")
+    per_week = replay.slots_per_day * 7
+    if week_start is None:
+        week_start = max(0, (m - per_week) // 2)
+    w = slice(week_start, min(m, week_start + per_week))
+    wt = times[w]
+    a = replay.first
+    truth = {
+        "PV": replay.pv_kw[a:][w],
+        "load": replay.load_kw[a:][w],
+    }
+    for label, series in truth.items():
+        fig.add_trace(go.Scatter(x=wt, y=series, name=f"{label} real"), row=2, col=1)
+    if mpc is not None and mpc.trace:
+        tr = mpc.trace
+        fig.add_trace(
+            go.Scatter(x=wt, y=tr["pv_forecast_kw"][w], name="PV forecast", line={"dash": "dash"}),
+            row=2,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=wt, y=tr["load_forecast_kw"][w], name="load forecast", line={"dash": "dash"}
+            ),
+            row=2,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=wt, y=tr["planned_import_kw"][w], name="import planned", line={"dash": "dash"}
+            ),
+            row=3,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=wt,
+                y=tr["planned_battery_soc_kwh"][w],
+                name="battery SoC planned",
+                line={"dash": "dash"},
+            ),
+            row=4,
+            col=1,
+        )
+    if mpc is not None:
+        fig.add_trace(
+            go.Scatter(x=wt, y=mpc.grid_import_kw[w], name="import real (mpc)"), row=3, col=1
+        )
+        fig.add_trace(
+            go.Scatter(x=wt, y=mpc.battery_soc_kwh[w], name="battery SoC real (mpc)"), row=4, col=1
+        )
+        car_kw = sum(mpc.car_kw.values())
+        fig.add_trace(go.Scatter(x=wt, y=car_kw[w], name="car kW real (mpc)"), row=4, col=1)
+    fig.update_layout(
+        height=1400,
+        title=f"SmartLoad replay — {summary_['days']} days from {summary_['start']}",
+    )
+    table = markdown(summary_).replace("\n", "<br>\n")
+    html = fig.to_html(include_plotlyjs="cdn", full_html=False)
+    Path(path).write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>SmartLoad replay</title></head>"
+        f"<body><pre>{table}</pre>{html}</body></html>\n",
+        encoding="utf-8",
+    )
