@@ -12,9 +12,15 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigSubentryData
+from homeassistant.config_entries import (
+    SOURCE_USER,
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigSubentryData,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.selector import Selector, SelectSelector
 import probatio as vol
 import pytest
@@ -71,6 +77,8 @@ from custom_components.smartload.const import (
     FEED_IN_FIXED,
     SUBENTRY_VEHICLE,
 )
+
+from . import conftest
 
 TRANSLATIONS_DIR = Path(__file__).parents[1] / "custom_components" / "smartload" / "translations"
 LANGUAGES = ("en", "de")
@@ -996,3 +1004,55 @@ def test_languages_have_the_same_keys() -> None:
         assert keys(TRANSLATIONS["en"]["selector"][selector]) == keys(
             TRANSLATIONS["de"]["selector"][selector]
         )
+
+
+# End to end: what the flows store is what the integration runs on ----------------------------
+
+
+async def test_flows_set_up_the_real_integration(hass: HomeAssistant, home: None) -> None:
+    """UI set-up of the shared test home (tests/conftest.py), then a car: both load for real."""
+    result = await _user(
+        hass,
+        {
+            **HOME_INPUT,
+            CONF_PRICE_ENTITY: conftest.PRICE,
+            CONF_CONSUMPTION_ENTITY: conftest.HOUSE,
+            CONF_PV_FORECAST_ENTITY: conftest.PV,
+        },
+    )
+    result = await _configure(
+        hass, result, {**BATTERY_INPUT, CONF_BATTERY_SOC_ENTITY: conftest.BATTERY_SOC}
+    )
+    result = await _configure(
+        hass,
+        result,
+        {
+            CONF_LOADPOINT_MODE_ENTITY: conftest.MODE,
+            CONF_SMART_COST_LIMIT_ENTITY: conftest.COST_LIMIT,
+            CONF_BATTERY_GRID_CHARGE_LIMIT_ENTITY: conftest.GRID_LIMIT,
+            CONF_BATTERY_DISCHARGE_CONTROL_ENTITY: conftest.DISCHARGE,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+    result = await _add_vehicle(
+        hass,
+        entry,
+        {
+            **VEHICLE_INPUT,
+            CONF_VEHICLE_SOC_ENTITY: conftest.CAR_SOC,
+            CONF_VEHICLE_PLUGGED_ENTITY: conftest.CAR_PLUGGED,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    (car,) = entry.subentries.values()
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, car.subentry_id), entry.entry_id
+    )
+    assert device is not None  # the new car was picked up (the entry reloaded)
+    assert device.name == "ID.4"
