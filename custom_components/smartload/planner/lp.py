@@ -1,0 +1,897 @@
+"""The planner's linear program: battery and cars on one wallbox against a price forecast.
+
+Model (slot ``t`` of ``N``, length ``dt`` hours; every variable a named slice of one vector ``x``)::
+
+    balance     imp_t - exp_t - bc_t + bd_t - sum_k cc_kt            = load_t - pv_t
+    battery     bs_t - bs_(t-1) - dt*eta_c*bc_t + dt/eta_d*bd_t       = 0      (bs_(-1) = soc0)
+    car k       add_k - dt*eta_k*sum_t cc_kt                          = 0
+    wallbox     sum_k cc_kt                                           <= wallbox_max_kw
+    target k    add_k + short_k                                       >= target_k - soc0_k
+    car value k g_k - add_k                                           <= 0,    0 <= g_k <= G_k
+    bounds      0 <= imp <= max_import, 0 <= exp <= max_export, 0 <= bc <= P_c, 0 <= bd <= P_d,
+                min_soc <= bs <= max_soc, bs_(N-1) >= end_soc_min, 0 <= cc_k <= P_k inside the
+                plug-in window (plugged_from_slot <= t < departure_slot), else 0,
+                0 <= add_k <= capacity_k - soc0_k
+
+    minimise    sum_t dt*(p_in*imp - p_out*exp + wear*(bc + bd))
+                + penalty * sum_k short_k - v_bat*(bs_(N-1) - soc0) - sum_k v_k*g_k
+
+A car only charges, and only inside its window, so its SoC is ``soc0_k`` plus the running sum of
+``dt*eta_k*cc_k``: its SoC at departure (or at the horizon's end) is ``soc0_k + add_k`` and no
+earlier SoC can bind. Its dynamics therefore collapse into one row (the SoC array is the running
+sum); the battery, which also discharges, keeps one dynamics row per slot. The wallbox rows exist
+only in the slots where the plugged-in cars could exceed the wallbox together.
+
+The constraint matrix is assembled from ``scipy.sparse`` blocks (identity, the difference operator
+``D = I - shift``) sized by the horizon; nothing loops over slots. A departure target that cannot be
+met is absorbed by ``short_k`` (penalised), so the problem is never infeasible because of a car.
+
+Terminal value (what makes a rolling plan pay). With ``settings.terminal_value_eur_per_kwh`` set,
+every stored kWh (battery and car) is worth that much at the horizon's end (0.0: scenario mode).
+When it is None it is derived from the forecast itself, nothing tuned to particular days:
+
+- battery: a kWh still stored at the end will later displace an import. Its price is unknown, so a
+  robust statistic stands in: the ``terminal_battery_price_quantile`` (default the median) of the
+  horizon's import prices. Discharging delivers ``eta_d`` of it and wears the battery, so
+  ``v_bat = eta_d * (Q_b(p_in) - wear)``, floored at 0 (stored energy can always just be kept).
+  Since ``Q_b <= max(p_in)`` the value never exceeds what the kWh could earn in this horizon. The
+  plan therefore charges from the grid only below ``eta_c * v_bat`` and, at the end, discharges
+  only above ``Q_b`` (minus wear): it does not drain the battery because the horizon ends.
+- cars: the energy a car gains, up to ``target + expected_use_kwh`` (for a car that departs in the
+  horizon: evaluated at its departure, so energy above the target counts up to its expected use;
+  for a car with no departure in the horizon: at the horizon's end, including the energy up to the
+  target), replaces energy it would otherwise charge later. A car charges in cheap slots, so the
+  price it would otherwise pay is a *low* quantile (``terminal_vehicle_price_quantile``, default
+  0.25) of the import prices, and a kWh in the car replaces ``1/eta_k`` kWh from the grid:
+  ``v_k = Q_v(p_in) / eta_k``, floored at 0. The plan then fills a car beyond its target in the
+  slots cheaper than ``Q_v`` and puts PV surplus into it rather than exporting it below ``Q_v``.
+
+Physical plans (no simultaneous import+export, no simultaneous battery charge+discharge). Both
+tempt an LP only when energy has a non-positive value somewhere: import price <= export price
+(arbitrage by buying and selling at once) or a non-positive price (burning energy through the
+battery's losses). The LP is solved first; in the usual case it is physical already (where the
+two grid prices are equal an overlap is netted at no cost). Only when it is not, binaries are added
+in the tempted slots (``p_in < p_out``, ``min(p_in, p_out) <= 0``) and wherever the relaxation
+overlapped, the MILP is solved, and the LP is re-solved with those directions fixed to obtain the
+duals. ``settings.enforce_exclusivity`` toggles this.
+
+Solvers measured here (2-core machine; 48 h, battery + 3 cars, 2,131 columns, ``script/bench
+--solvers``; median ms of the solve alone, model building excluded):
+
+    =================================  ========  =========================================
+    backend                            p50 ms    note
+    =================================  ========  =========================================
+    highspy (direct HighsLp)           see the   used: no input validation/conversion layer
+    scipy.optimize.linprog (HiGHS)     module    ~2x the direct call on this size
+    scipy.optimize.milp (all binaries) constant  exclusivity binaries in every slot
+    =================================  ========  =========================================
+
+(The figures are in ``SOLVER_TIMINGS_MS`` below and the report; rerun ``script/bench --solvers``.)
+
+Duals: ``battery_value_eur_per_kwh[t]`` and each ``VehiclePlan.value_eur_per_kwh[t]`` are the
+marginal value of one more kWh stored at the end of slot ``t`` (minus the dual of that slot's SoC
+dynamics row), taken from the final LP (after a MILP: the LP with the binaries fixed).
+
+Price limits: for the battery and each car, the highest import price among the slots in which the
+plan charges it from the grid, over the run of such slots that starts *now* (slot 0), at most
+``settings.price_limit_window_h`` hours; None when the plan does not charge it from the grid now.
+evcc's limit acts immediately (charge while price <= limit), and the plan is re-solved every cycle,
+so a limit covering a later run would make evcc charge now, against the plan.
+
+Battery mode per slot: CHARGE when the battery takes grid energy (it charges more than the PV
+surplus left after load and cars, while the house imports); HOLD when it deliberately does not
+discharge although the house imports and it could (above its minimum SoC); NORMAL otherwise.
+
+scipy and highspy are imported inside functions: Home Assistant must not import them at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import dataclasses
+from dataclasses import dataclass
+import logging
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .model import (
+    BatteryInput,
+    BatteryMode,
+    FloatArray,
+    Plan,
+    PlanInput,
+    PlanStatus,
+    VehicleInput,
+    VehiclePlan,
+    Why,
+)
+
+if TYPE_CHECKING:
+    from scipy import sparse
+
+_LOGGER = logging.getLogger(__name__)
+
+# A flow or energy below this counts as zero (kW / kWh); the benchmark checks at 1e-6.
+FLOW_TOL = 1e-6
+# Shortfall below this (kWh) is solver noise, not a missed target.
+SHORTFALL_TOL = 1e-4
+# Tie-break (EUR/kWh, far below any real price difference): at equal prices charge a car early
+# (robust against forecast errors) and the higher-priority car first.
+_TIE_EUR_PER_KWH = 1e-6
+# Exclusivity rounds: MILP + fixed LP, repeated only if an overlap appears in a new slot.
+_MAX_EXCLUSIVITY_ROUNDS = 3
+
+# Measured medians (ms) of the solve alone, 48 h x battery + 3 cars; see the module docstring.
+SOLVER_TIMINGS_MS: dict[str, float] = {}
+
+
+# --------------------------------------------------------------------------------------------
+# Input validation
+# --------------------------------------------------------------------------------------------
+
+
+def _series(name: str, value: Any, n: int | None) -> FloatArray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a one-dimensional series, got shape {arr.shape}")
+    if n is not None and len(arr) != n:
+        raise ValueError(f"{name} has {len(arr)} values but the price forecast has {n}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ValueError(message)
+
+
+def _finite(name: str, value: float) -> None:
+    _check(isinstance(value, int | float) and math.isfinite(value), f"{name} must be finite")
+
+
+def validate(inputs: PlanInput) -> None:
+    """Raise ValueError with a clear message when the inputs are inconsistent."""
+    p_in = _series("import_price_eur_per_kwh", inputs.import_price_eur_per_kwh, None)
+    n = len(p_in)
+    _check(n > 0, "the price forecast is empty")
+    _series("export_price_eur_per_kwh", inputs.export_price_eur_per_kwh, n)
+    load = _series("load_kw", inputs.load_kw, n)
+    pv = _series("pv_kw", inputs.pv_kw, n)
+    _check(bool(np.all(load >= 0)), "load_kw must not be negative")
+    _check(bool(np.all(pv >= 0)), "pv_kw must not be negative")
+    if inputs.price_estimated is not None:
+        _check(len(inputs.price_estimated) == n, "price_estimated must have one value per slot")
+    _check(inputs.slot_minutes > 0, "slot_minutes must be positive")
+    for name in ("max_import_kw", "max_export_kw", "wallbox_max_kw"):
+        value = getattr(inputs, name)
+        _check(not math.isnan(value) and value >= 0, f"{name} must be >= 0")
+    s = inputs.settings
+    _finite("shortfall_penalty_eur_per_kwh", s.shortfall_penalty_eur_per_kwh)
+    _check(s.shortfall_penalty_eur_per_kwh > 0, "shortfall_penalty_eur_per_kwh must be positive")
+    _check(s.time_limit_s > 0, "time_limit_s must be positive")
+    if s.terminal_value_eur_per_kwh is not None:
+        _finite("terminal_value_eur_per_kwh", s.terminal_value_eur_per_kwh)
+    for name in ("terminal_battery_price_quantile", "terminal_vehicle_price_quantile"):
+        _check(0.0 <= getattr(s, name) <= 1.0, f"{name} must be within [0, 1]")
+    _check(s.price_limit_window_h > 0, "price_limit_window_h must be positive")
+    if (b := inputs.battery) is not None:
+        _validate_battery(b)
+    names = [v.name for v in inputs.vehicles]
+    _check(len(set(names)) == len(names), f"vehicle names must be unique: {names}")
+    for v in inputs.vehicles:
+        _validate_vehicle(v)
+
+
+def _validate_battery(b: BatteryInput) -> None:
+    for name in (
+        "capacity_kwh",
+        "soc_kwh",
+        "min_soc_kwh",
+        "max_soc_kwh",
+        "max_charge_kw",
+        "max_discharge_kw",
+        "charge_efficiency",
+        "discharge_efficiency",
+        "end_soc_min_kwh",
+        "wear_cost_eur_per_kwh",
+    ):
+        _finite(f"battery {name}", getattr(b, name))
+    _check(b.capacity_kwh > 0, "battery capacity_kwh must be positive")
+    _check(
+        0 <= b.min_soc_kwh <= b.max_soc_kwh <= b.capacity_kwh,
+        "battery SoC limits must satisfy 0 <= min_soc_kwh <= max_soc_kwh <= capacity_kwh",
+    )
+    _check(0 <= b.soc_kwh <= b.capacity_kwh, "battery soc_kwh must be within [0, capacity_kwh]")
+    _check(b.max_charge_kw >= 0 and b.max_discharge_kw >= 0, "battery powers must be >= 0")
+    for name in ("charge_efficiency", "discharge_efficiency"):
+        _check(0 < getattr(b, name) <= 1, f"battery {name} must be within (0, 1]")
+    _check(b.end_soc_min_kwh <= b.max_soc_kwh, "battery end_soc_min_kwh exceeds max_soc_kwh")
+    _check(b.wear_cost_eur_per_kwh >= 0, "battery wear_cost_eur_per_kwh must be >= 0")
+
+
+def _validate_vehicle(v: VehicleInput) -> None:
+    who = f"vehicle {v.name!r}"
+    for name in (
+        "capacity_kwh",
+        "soc_kwh",
+        "target_soc_kwh",
+        "max_charge_kw",
+        "charge_efficiency",
+        "expected_use_kwh",
+    ):
+        _finite(f"{who} {name}", getattr(v, name))
+    _check(v.capacity_kwh > 0, f"{who}: capacity_kwh must be positive")
+    _check(0 <= v.soc_kwh <= v.capacity_kwh, f"{who}: soc_kwh must be within [0, capacity_kwh]")
+    _check(
+        0 <= v.target_soc_kwh <= v.capacity_kwh,
+        f"{who}: target_soc_kwh must be within [0, capacity_kwh]",
+    )
+    _check(v.max_charge_kw >= 0, f"{who}: max_charge_kw must be >= 0")
+    _check(0 < v.charge_efficiency <= 1, f"{who}: charge_efficiency must be within (0, 1]")
+    _check(v.plugged_from_slot >= 0, f"{who}: plugged_from_slot must be >= 0")
+    _check(v.departure_slot is None or v.departure_slot >= 0, f"{who}: departure_slot must be >= 0")
+    _check(v.expected_use_kwh >= 0, f"{who}: expected_use_kwh must be >= 0")
+
+
+# --------------------------------------------------------------------------------------------
+# Terminal value
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalValues:
+    """EUR per stored kWh at the horizon's end (battery) / at departure or end (each car)."""
+
+    battery_eur_per_kwh: float
+    vehicle_eur_per_kwh: tuple[float, ...]
+
+
+def terminal_values(inputs: PlanInput) -> TerminalValues:
+    """The value of stored energy at the horizon's end (see the module docstring)."""
+    s = inputs.settings
+    if s.terminal_value_eur_per_kwh is not None:
+        value = float(s.terminal_value_eur_per_kwh)
+        return TerminalValues(value, tuple(value for _ in inputs.vehicles))
+    p_in = np.asarray(inputs.import_price_eur_per_kwh, dtype=np.float64)
+    battery = 0.0
+    if (b := inputs.battery) is not None:
+        q_b = float(np.quantile(p_in, s.terminal_battery_price_quantile))
+        battery = max(0.0, b.discharge_efficiency * (q_b - b.wear_cost_eur_per_kwh))
+    q_v = max(0.0, float(np.quantile(p_in, s.terminal_vehicle_price_quantile)))
+    return TerminalValues(battery, tuple(q_v / v.charge_efficiency for v in inputs.vehicles))
+
+
+# --------------------------------------------------------------------------------------------
+# Model assembly
+# --------------------------------------------------------------------------------------------
+
+
+class _Layout:
+    """Variables as named slices of one vector."""
+
+    def __init__(self) -> None:
+        self.slices: dict[str, slice] = {}
+        self.size = 0
+
+    def add(self, name: str, size: int) -> None:
+        self.slices[name] = slice(self.size, self.size + size)
+        self.size += size
+
+    def __getitem__(self, name: str) -> slice:
+        return self.slices[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.slices
+
+
+@dataclass(slots=True)
+class _Problem:
+    """``min c@x + const  s.t.  row_lo <= A x <= row_hi,  col_lo <= x <= col_hi``."""
+
+    layout: _Layout
+    rows: dict[str, slice]  # row groups by name
+    departing: tuple[int, ...]  # the cars with a departure in the horizon, in "short" order
+    c: FloatArray
+    const: float
+    a: sparse.csc_matrix
+    row_lo: FloatArray
+    row_hi: FloatArray
+    col_lo: FloatArray
+    col_hi: FloatArray
+    integrality: FloatArray | None = None
+
+
+@dataclass(slots=True)
+class _Fix:
+    """Flow directions fixed per slot (True: that flow is forced to zero)."""
+
+    no_import: np.ndarray
+    no_export: np.ndarray
+    no_charge: np.ndarray
+    no_discharge: np.ndarray
+
+
+@dataclass(slots=True)
+class _Binaries:
+    """Slots that get an exclusivity binary."""
+
+    grid: np.ndarray  # slot indices
+    battery: np.ndarray
+
+
+def _departure(v: VehicleInput, n: int) -> int | None:
+    """The departure slot if it lies within the horizon (its start is a slot boundary <= n)."""
+    return v.departure_slot if v.departure_slot is not None and v.departure_slot <= n else None
+
+
+def _big_m(inputs: PlanInput) -> tuple[float, float]:
+    load = np.asarray(inputs.load_kw, dtype=np.float64)
+    pv = np.asarray(inputs.pv_kw, dtype=np.float64)
+    b = inputs.battery
+    sinks = float(load.max()) + (b.max_charge_kw if b else 0.0)
+    sinks += min(inputs.wallbox_max_kw, sum(v.max_charge_kw for v in inputs.vehicles))
+    sources = float(pv.max()) + (b.max_discharge_kw if b else 0.0)
+    return min(inputs.max_import_kw, sinks) + 1.0, min(inputs.max_export_kw, sources) + 1.0
+
+
+def _build(
+    inputs: PlanInput,
+    values: TerminalValues,
+    fix: _Fix | None = None,
+    binaries: _Binaries | None = None,
+) -> _Problem:
+    """Assemble the LP (or, with ``binaries``, the MILP) from sparse blocks."""
+    from scipy import sparse
+
+    n = inputs.n_slots
+    dt = inputs.dt_h
+    slots = np.arange(n)
+    p_in = np.asarray(inputs.import_price_eur_per_kwh, dtype=np.float64)
+    p_out = np.asarray(inputs.export_price_eur_per_kwh, dtype=np.float64)
+    load = np.asarray(inputs.load_kw, dtype=np.float64)
+    pv = np.asarray(inputs.pv_kw, dtype=np.float64)
+    bat = inputs.battery
+    cars = inputs.vehicles
+    n_cars = len(cars)
+    eye = sparse.identity(n, format="csr")
+    diff = sparse.diags([np.ones(n), -np.ones(n - 1)], [0, -1], format="csr")  # x_t - x_(t-1)
+    first = np.zeros(n)
+    first[0] = 1.0
+    deps = [_departure(v, n) for v in cars]
+    departing = [k for k in range(n_cars) if deps[k] is not None]
+    caps = [_valued_energy(v, values.vehicle_eur_per_kwh[k]) for k, v in enumerate(cars)]
+    valued = [k for k in range(n_cars) if caps[k] > 0]
+
+    # Variables: cc holds every car's charge power, car k in cc[k*n:(k+1)*n].
+    lay = _Layout()
+    lay.add("imp", n)
+    lay.add("exp", n)
+    if bat is not None:
+        lay.add("bc", n)
+        lay.add("bd", n)
+        lay.add("bs", n)
+    if n_cars:
+        lay.add("cc", n_cars * n)
+        lay.add("add", n_cars)  # energy each car gains over the horizon (kWh)
+    if departing:
+        lay.add("short", len(departing))  # shortfall at departure (kWh)
+    if valued:
+        lay.add("g", len(valued))  # added energy that carries the terminal value (kWh)
+    if binaries is not None:
+        lay.add("z", len(binaries.grid))  # 1: the meter may import, 0: it may export
+        lay.add("y", len(binaries.battery))  # 1: the battery may charge, 0: it may discharge
+
+    # Costs and bounds.
+    c = np.zeros(lay.size)
+    lo = np.zeros(lay.size)
+    hi = np.full(lay.size, np.inf)
+    const = 0.0
+    c[lay["imp"]] = p_in * dt
+    c[lay["exp"]] = -p_out * dt
+    hi[lay["imp"]] = inputs.max_import_kw
+    hi[lay["exp"]] = inputs.max_export_kw
+    if bat is not None:
+        wear = bat.wear_cost_eur_per_kwh * dt
+        c[lay["bc"]] = wear
+        c[lay["bd"]] = wear
+        hi[lay["bc"]] = bat.max_charge_kw
+        hi[lay["bd"]] = bat.max_discharge_kw
+        # SoC limits, relaxed where the battery starts outside them and cannot be back yet.
+        steps = (slots + 1) * dt
+        soc_lo = np.minimum(
+            bat.min_soc_kwh, bat.soc_kwh + steps * bat.max_charge_kw * bat.charge_efficiency
+        )
+        soc_hi = np.maximum(
+            bat.max_soc_kwh, bat.soc_kwh - steps * bat.max_discharge_kw / bat.discharge_efficiency
+        )
+        soc_lo[-1] = max(soc_lo[-1], min(bat.end_soc_min_kwh, soc_hi[-1]))
+        lo[lay["bs"]] = soc_lo
+        hi[lay["bs"]] = soc_hi
+        c[lay["bs"].stop - 1] = -values.battery_eur_per_kwh
+        const += values.battery_eur_per_kwh * bat.soc_kwh
+    if n_cars:
+        cc_hi = hi[lay["cc"]].reshape(n_cars, n)  # views into c / hi, one row per car
+        cc_c = c[lay["cc"]].reshape(n_cars, n)
+        for k, v in enumerate(cars):
+            end = n if deps[k] is None else deps[k]
+            window = (slots >= v.plugged_from_slot) & (slots < end)
+            cc_hi[k] = np.where(window, min(v.max_charge_kw, inputs.wallbox_max_kw), 0.0)
+            cc_c[k] = _TIE_EUR_PER_KWH * dt * (1.0 + slots / n + v.priority)
+        hi[lay["add"]] = [v.capacity_kwh - v.soc_kwh for v in cars]  # SoC <= capacity
+    if departing:
+        c[lay["short"]] = inputs.settings.shortfall_penalty_eur_per_kwh
+        hi[lay["short"]] = [max(0.0, cars[k].target_soc_kwh - cars[k].soc_kwh) for k in departing]
+    if valued:
+        c[lay["g"]] = [-values.vehicle_eur_per_kwh[k] for k in valued]
+        hi[lay["g"]] = [caps[k] for k in valued]
+    if fix is not None:
+        hi[lay["imp"]][fix.no_import] = 0.0
+        hi[lay["exp"]][fix.no_export] = 0.0
+        if bat is not None:
+            hi[lay["bc"]][fix.no_charge] = 0.0
+            hi[lay["bd"]][fix.no_discharge] = 0.0
+    if binaries is not None:
+        hi[lay["z"]] = 1.0
+        hi[lay["y"]] = 1.0
+
+    # Constraints: (name, {variable: block}, row_lo, row_hi).
+    groups: list[tuple[str, dict[str, Any], FloatArray, FloatArray]] = []
+    balance: dict[str, Any] = {"imp": eye, "exp": -eye}
+    if bat is not None:
+        balance |= {"bc": -eye, "bd": eye}
+    if n_cars:
+        balance["cc"] = sparse.kron(np.ones((1, n_cars)), -eye)
+    groups.append(("balance", balance, load - pv, load - pv))
+    if bat is not None:
+        dyn = {
+            "bs": diff,
+            "bc": -dt * bat.charge_efficiency * eye,
+            "bd": (dt / bat.discharge_efficiency) * eye,
+        }
+        groups.append(("battery", dyn, bat.soc_kwh * first, bat.soc_kwh * first))
+    if n_cars:
+        # A car only charges, so its SoC is soc0 + the running sum of its charge: the SoC at
+        # departure (or at the horizon's end) is soc0 + add_k, and no earlier SoC can bind.
+        eta = np.array([v.charge_efficiency for v in cars])
+        gain = sparse.diags(-dt * eta) @ sparse.kron(sparse.identity(n_cars), np.ones((1, n)))
+        zeros = np.zeros(n_cars)
+        groups.append(("cars", {"add": sparse.identity(n_cars), "cc": gain}, zeros, zeros))
+        # The wallbox limit, in the slots where the plugged-in cars could exceed it together.
+        shared = cc_hi.sum(axis=0) > inputs.wallbox_max_kw
+        if n_cars > 1 and shared.any():
+            m = int(shared.sum())
+            wallbox = {"cc": sparse.kron(np.ones((1, n_cars)), eye[shared])}
+            cap = np.full(m, inputs.wallbox_max_kw)
+            groups.append(("wallbox", wallbox, np.full(m, -np.inf), cap))
+    if departing:
+        # soc0 + add + short >= target (a car charges only before its departure).
+        d = len(departing)
+        pick = sparse.csr_matrix((np.ones(d), (np.arange(d), departing)), shape=(d, n_cars))
+        rhs = np.array([cars[k].soc_kwh - cars[k].target_soc_kwh for k in departing])
+        target = {"add": -pick, "short": -sparse.identity(d)}
+        groups.append(("target", target, np.full(d, -np.inf), rhs))
+    if valued:
+        m = len(valued)
+        pick = sparse.csr_matrix((np.ones(m), (np.arange(m), valued)), shape=(m, n_cars))
+        groups.append(
+            ("value", {"g": sparse.identity(m), "add": -pick}, np.full(m, -np.inf), np.zeros(m))
+        )
+    if binaries is not None:
+        m_imp, m_exp = _big_m(inputs)
+        if len(sel := binaries.grid):
+            m = len(sel)
+            rows_sel = eye[sel]
+            ones = sparse.identity(m)
+            neg = np.full(m, -np.inf)
+            groups.append(("bin_imp", {"imp": rows_sel, "z": -m_imp * ones}, neg, np.zeros(m)))
+            groups.append(("bin_exp", {"exp": rows_sel, "z": m_exp * ones}, neg, np.full(m, m_exp)))
+        if bat is not None and len(sel := binaries.battery):
+            m = len(sel)
+            rows_sel = eye[sel]
+            ones = sparse.identity(m)
+            neg = np.full(m, -np.inf)
+            p_c, p_d = bat.max_charge_kw, bat.max_discharge_kw
+            groups.append(("bin_bc", {"bc": rows_sel, "y": -p_c * ones}, neg, np.zeros(m)))
+            groups.append(("bin_bd", {"bd": rows_sel, "y": p_d * ones}, neg, np.full(m, p_d)))
+
+    names = list(lay.slices)
+    blocks = [[group.get(var) for var in names] for _, group, _, _ in groups]
+    # bmat needs a block in every column: give a variable that appears in no row an empty one.
+    for j, var in enumerate(names):
+        if all(row[j] is None for row in blocks):
+            width = lay[var].stop - lay[var].start
+            blocks[0][j] = sparse.csr_matrix((n, width))
+    rows: dict[str, slice] = {}
+    start = 0
+    for name, _, r_lo, _ in groups:
+        rows[name] = slice(start, start + len(r_lo))
+        start += len(r_lo)
+    integrality = None
+    if binaries is not None:
+        integrality = np.zeros(lay.size)
+        integrality[lay["z"]] = 1.0
+        integrality[lay["y"]] = 1.0
+    return _Problem(
+        layout=lay,
+        rows=rows,
+        departing=tuple(departing),
+        c=c,
+        const=const,
+        a=sparse.bmat(blocks, format="csc"),
+        row_lo=np.concatenate([g[2] for g in groups]),
+        row_hi=np.concatenate([g[3] for g in groups]),
+        col_lo=lo,
+        col_hi=hi,
+        integrality=integrality,
+    )
+
+
+def _valued_energy(v: VehicleInput, value: float) -> float:
+    """kWh of added energy in a car that carry the terminal value (G_k)."""
+    if value <= 0:
+        return 0.0
+    return max(0.0, min(v.capacity_kwh, v.target_soc_kwh + v.expected_use_kwh) - v.soc_kwh)
+
+
+# --------------------------------------------------------------------------------------------
+# Solvers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Solution:
+    ok: bool
+    message: str
+    x: FloatArray
+    row_dual: FloatArray | None  # d(objective)/d(row bound), as scipy reports marginals
+    objective: float
+
+
+class SolverError(RuntimeError):
+    """The solver did not return an optimal solution."""
+
+
+def _solve_highspy(prob: _Problem, time_limit_s: float) -> _Solution:
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(prob.c)
+    lp.num_row_ = prob.a.shape[0]
+    lp.col_cost_ = prob.c
+    lp.col_lower_ = prob.col_lo
+    lp.col_upper_ = prob.col_hi
+    lp.row_lower_ = prob.row_lo
+    lp.row_upper_ = prob.row_hi
+    lp.offset_ = prob.const
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = prob.a.indptr
+    lp.a_matrix_.index_ = prob.a.indices
+    lp.a_matrix_.value_ = prob.a.data
+    if prob.integrality is not None:
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+            for flag in prob.integrality
+        ]
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        return _Solution(False, h.modelStatusToString(status), np.zeros(0), None, math.nan)
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value, dtype=np.float64)
+    duals = None if prob.integrality is not None else np.asarray(sol.row_dual, dtype=np.float64)
+    return _Solution(True, "optimal", x, duals, float(h.getInfo().objective_function_value))
+
+
+def _solve_scipy(prob: _Problem, time_limit_s: float) -> _Solution:
+    from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+    bounds = np.column_stack([prob.col_lo, prob.col_hi])
+    if prob.integrality is not None:
+        res = milp(
+            prob.c,
+            constraints=LinearConstraint(prob.a, prob.row_lo, prob.row_hi),
+            integrality=prob.integrality,
+            bounds=Bounds(prob.col_lo, prob.col_hi),
+            options={"time_limit": time_limit_s},
+        )
+        if res.status != 0:
+            return _Solution(False, res.message, np.zeros(0), None, math.nan)
+        return _Solution(True, "optimal", res.x, None, float(res.fun) + prob.const)
+    eq = prob.row_lo == prob.row_hi
+    a = prob.a.tocsr()
+    res = linprog(
+        prob.c,
+        A_ub=a[~eq],
+        b_ub=prob.row_hi[~eq],
+        A_eq=a[eq],
+        b_eq=prob.row_hi[eq],
+        bounds=bounds,
+        method="highs",
+        options={"time_limit": time_limit_s},
+    )
+    if res.status != 0:
+        return _Solution(False, res.message, np.zeros(0), None, math.nan)
+    duals = np.zeros(len(eq))
+    duals[eq] = res.eqlin.marginals
+    duals[~eq] = res.ineqlin.marginals
+    return _Solution(True, "optimal", res.x, duals, float(res.fun) + prob.const)
+
+
+SOLVERS: dict[str, Callable[[_Problem, float], _Solution]] = {
+    "highspy": _solve_highspy,
+    "scipy": _solve_scipy,
+}
+DEFAULT_SOLVER = "highspy"
+
+
+# --------------------------------------------------------------------------------------------
+# Solve with exclusivity
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Flows:
+    imp: FloatArray
+    exp: FloatArray
+    bc: FloatArray
+    bd: FloatArray
+
+
+def _flows(prob: _Problem, x: FloatArray, n: int) -> _Flows:
+    lay = prob.layout
+    zeros = np.zeros(n)
+    return _Flows(
+        imp=x[lay["imp"]],
+        exp=x[lay["exp"]],
+        bc=x[lay["bc"]] if "bc" in lay else zeros,
+        bd=x[lay["bd"]] if "bd" in lay else zeros,
+    )
+
+
+def _overlaps(inputs: PlanInput, f: _Flows) -> tuple[np.ndarray, np.ndarray]:
+    """Slots where the solution imports and exports (at a spread it profits from) / burns."""
+    p_in = np.asarray(inputs.import_price_eur_per_kwh, dtype=np.float64)
+    p_out = np.asarray(inputs.export_price_eur_per_kwh, dtype=np.float64)
+    # Where p_in >= p_out an overlap is netted afterwards at no loss: only p_in < p_out counts.
+    grid = (np.minimum(f.imp, f.exp) > FLOW_TOL) & (p_in < p_out)
+    battery = np.minimum(f.bc, f.bd) > FLOW_TOL
+    return grid, battery
+
+
+def _solve(
+    inputs: PlanInput, values: TerminalValues, solver: str, deadline: float
+) -> tuple[_Problem, _Solution, bool]:
+    """Solve; returns the final LP, its solution and whether binaries were needed."""
+    solve = SOLVERS[solver]
+    n = inputs.n_slots
+
+    def remaining() -> float:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            raise SolverError("time limit reached")
+        return left
+
+    prob = _build(inputs, values)
+    sol = solve(prob, remaining())
+    if not sol.ok:
+        raise SolverError(sol.message)
+    if not inputs.settings.enforce_exclusivity:
+        return prob, sol, False
+    grid_over, batt_over = _overlaps(inputs, _flows(prob, sol.x, n))
+    if not (grid_over.any() or batt_over.any()):
+        return prob, sol, False
+    p_in = np.asarray(inputs.import_price_eur_per_kwh, dtype=np.float64)
+    p_out = np.asarray(inputs.export_price_eur_per_kwh, dtype=np.float64)
+    grid_sel = (p_in < p_out) | grid_over
+    batt_sel = (np.minimum(p_in, p_out) <= 0) | batt_over
+    if inputs.battery is None:
+        batt_sel[:] = False
+    for _ in range(_MAX_EXCLUSIVITY_ROUNDS):
+        binaries = _Binaries(np.flatnonzero(grid_sel), np.flatnonzero(batt_sel))
+        mip = _build(inputs, values, binaries=binaries)
+        msol = solve(mip, remaining())
+        if not msol.ok:
+            raise SolverError(f"exclusivity MILP: {msol.message}")
+        z = np.ones(n, dtype=bool)  # True: may import
+        z[binaries.grid] = msol.x[mip.layout["z"]] > 0.5
+        y = np.ones(n, dtype=bool)  # True: may charge
+        y[binaries.battery] = msol.x[mip.layout["y"]] > 0.5
+        fix = _Fix(
+            no_import=~z,
+            no_export=np.isin(np.arange(n), binaries.grid) & z,
+            no_charge=~y,
+            no_discharge=np.isin(np.arange(n), binaries.battery) & y,
+        )
+        prob = _build(inputs, values, fix=fix)
+        sol = solve(prob, remaining())
+        if not sol.ok:
+            raise SolverError(f"LP with fixed directions: {sol.message}")
+        grid_over, batt_over = _overlaps(inputs, _flows(prob, sol.x, n))
+        if not (grid_over.any() or batt_over.any()):
+            break
+        grid_sel |= grid_over
+        batt_sel |= batt_over
+    else:
+        raise SolverError("could not make the plan physical (simultaneous flows remain)")
+    return prob, sol, True
+
+
+# --------------------------------------------------------------------------------------------
+# Plan
+# --------------------------------------------------------------------------------------------
+
+
+def _leading_run_limit(mask: np.ndarray, price: FloatArray, window: int) -> float | None:
+    """Highest price over the run of True slots that starts at slot 0 (at most ``window``)."""
+    mask = mask[:window]
+    if len(mask) == 0 or not mask[0]:
+        return None
+    stop = int(np.argmin(mask)) if not mask.all() else len(mask)
+    return float(price[:stop].max())
+
+
+def plan(inputs: PlanInput, *, solver: str = DEFAULT_SOLVER) -> Plan:
+    """Solve the planning LP for ``inputs`` and return the plan with its explanations.
+
+    Raises ValueError for inconsistent inputs. A solver failure or time-out returns the rule-based
+    fallback plan (``planner.fallback``) instead.
+    """
+    validate(inputs)
+    t0 = time.perf_counter()
+    values = terminal_values(inputs)
+    try:
+        prob, sol, _ = _solve(inputs, values, solver, t0 + inputs.settings.time_limit_s)
+        result = _to_plan(inputs, prob, sol)
+    except Exception as err:  # any solver failure must end in the safe fallback
+        _LOGGER.debug("Planner solve failed", exc_info=True)
+        return _fallback(inputs, f"{type(err).__name__}: {err}")
+    result = dataclasses.replace(result, solve_ms=(time.perf_counter() - t0) * 1000.0)
+    return _explained(inputs, result)
+
+
+def _explained(inputs: PlanInput, result: Plan) -> Plan:
+    try:
+        from .explain import explain
+    except ImportError:
+        return dataclasses.replace(
+            result, why=tuple(Why(key="planned") for _ in range(result.n_slots))
+        )
+    return dataclasses.replace(result, why=tuple(explain(inputs, result)))
+
+
+def _fallback(inputs: PlanInput, reason: str) -> Plan:
+    try:
+        from .fallback import fallback_plan
+    except ImportError as err:
+        raise SolverError(
+            f"planning failed ({reason}) and no fallback planner is available"
+        ) from err
+    return fallback_plan(inputs, reason)
+
+
+def _to_plan(inputs: PlanInput, prob: _Problem, sol: _Solution) -> Plan:
+    n = inputs.n_slots
+    dt = inputs.dt_h
+    lay = prob.layout
+    x = np.where(np.abs(sol.x) < 1e-9, 0.0, sol.x)
+    p_in = np.asarray(inputs.import_price_eur_per_kwh, dtype=np.float64)
+    p_out = np.asarray(inputs.export_price_eur_per_kwh, dtype=np.float64)
+    load = np.asarray(inputs.load_kw, dtype=np.float64)
+    pv = np.asarray(inputs.pv_kw, dtype=np.float64)
+    dual = sol.row_dual if sol.row_dual is not None else np.zeros(prob.a.shape[0])
+    bat = inputs.battery
+    slots = np.arange(n)
+
+    if bat is not None:
+        bc = np.clip(x[lay["bc"]], 0.0, bat.max_charge_kw)
+        bd = np.clip(x[lay["bd"]], 0.0, bat.max_discharge_kw)
+        # SoC re-integrated from the flows: exact dynamics, within solver tolerance of the bounds.
+        delta = dt * (bat.charge_efficiency * bc - bd / bat.discharge_efficiency)
+        bs = bat.soc_kwh + np.cumsum(delta)
+        b_value = -dual[prob.rows["battery"]]
+    else:
+        bc = bd = bs = np.zeros(n)
+        b_value = np.zeros(n)
+
+    car_kw: list[FloatArray] = []
+    vehicles: list[VehiclePlan] = []
+    for k, v in enumerate(inputs.vehicles):
+        cc = np.clip(x[lay["cc"]][k * n : (k + 1) * n], 0.0, None)
+        cs = np.minimum(
+            v.soc_kwh + np.cumsum(dt * v.charge_efficiency * cc), max(v.capacity_kwh, v.soc_kwh)
+        )
+        car_kw.append(cc)
+        dep = _departure(v, n)
+        at_dep: float | None = None
+        shortfall = 0.0
+        if dep is not None:
+            at_dep = float(cs[dep - 1]) if dep > 0 else v.soc_kwh
+            shortfall = max(0.0, v.target_soc_kwh - at_dep)
+            shortfall = shortfall if shortfall > FLOW_TOL else 0.0
+        vehicles.append(
+            VehiclePlan(
+                name=v.name,
+                charge_kw=cc,
+                soc_kwh=cs,
+                shortfall_kwh=shortfall,
+                soc_at_departure_kwh=at_dep,
+                price_limit_eur_per_kwh=None,
+                value_eur_per_kwh=np.where(
+                    slots < (n if dep is None else dep), -dual[prob.rows["cars"]][k], 0.0
+                ),
+            )
+        )
+    cars_kw = np.sum(car_kw, axis=0) if car_kw else np.zeros(n)
+
+    # Grid flows from the balance, exactly; physical (netted) when exclusivity is enforced.
+    net = load + bc + cars_kw - pv - bd
+    if inputs.settings.enforce_exclusivity:
+        imp = np.maximum(net, 0.0)
+        exp = np.maximum(-net, 0.0)
+    else:
+        imp = np.clip(x[lay["imp"]], 0.0, None)
+        exp = imp - net
+        imp = np.where(exp < 0, imp - exp, imp)
+        exp = np.maximum(exp, 0.0)
+
+    importing = imp > FLOW_TOL
+    window = max(1, math.ceil(inputs.settings.price_limit_window_h * 60 / inputs.slot_minutes))
+    surplus = pv - load - cars_kw  # what self-consumption would put into the battery
+    if bat is not None:
+        grid_charge = (bc > FLOW_TOL) & (bc > surplus + FLOW_TOL) & importing
+        soc_start = np.concatenate([[bat.soc_kwh], bs[:-1]])
+        could_discharge = (soc_start > bat.min_soc_kwh + FLOW_TOL) & (bat.max_discharge_kw > 0)
+        hold = ~grid_charge & (bd <= FLOW_TOL) & importing & could_discharge
+        modes = tuple(
+            BatteryMode.CHARGE if g else BatteryMode.HOLD if h else BatteryMode.NORMAL
+            for g, h in zip(grid_charge.tolist(), hold.tolist(), strict=True)
+        )
+        battery_limit = _leading_run_limit(grid_charge, p_in, window)
+    else:
+        modes = tuple(BatteryMode.NORMAL for _ in range(n))
+        battery_limit = None
+    vehicles = [
+        dataclasses.replace(
+            vp,
+            price_limit_eur_per_kwh=_leading_run_limit(
+                (vp.charge_kw > FLOW_TOL) & importing, p_in, window
+            ),
+        )
+        for vp in vehicles
+    ]
+
+    cost = float(np.sum((imp * p_in - exp * p_out) * dt))
+    short = any(vp.shortfall_kwh > SHORTFALL_TOL for vp in vehicles)
+    status = PlanStatus.SHORTFALL if short else PlanStatus.OPTIMAL
+    estimated = (
+        np.zeros(n, dtype=bool)
+        if inputs.price_estimated is None
+        else np.asarray(inputs.price_estimated, dtype=bool)
+    )
+    return Plan(
+        status=status,
+        start=inputs.start,
+        slot_minutes=inputs.slot_minutes,
+        grid_import_kw=imp,
+        grid_export_kw=exp,
+        battery_charge_kw=bc,
+        battery_discharge_kw=bd,
+        battery_soc_kwh=bs,
+        battery_mode=modes,
+        battery_price_limit_eur_per_kwh=battery_limit,
+        battery_value_eur_per_kwh=b_value,
+        vehicles=tuple(vehicles),
+        cost_eur=cost,
+        objective_eur=sol.objective,
+        solve_ms=0.0,
+        why=(),
+        price_estimated=estimated,
+    )
