@@ -6,9 +6,11 @@ from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 
 from .const import CONF_AUTOMATION
 from .coordinator import SmartLoadConfigEntry, SmartLoadCoordinator, SmartLoadData
+from .entity import home_device
 
 PLATFORMS: list[Platform] = [Platform.BUTTON, Platform.SENSOR, Platform.SWITCH]
 
@@ -34,6 +36,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) ->
         coordinator=coordinator, vehicles=coordinator.vehicles, setup_shape=_setup_shape(entry)
     )
     coordinator.async_track_inputs()
+    # the home's device first: each car's device is linked to it
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **home_device(coordinator)
+    )
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True

@@ -22,7 +22,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-import voluptuous as vol
+import probatio as vol
 
 from .const import (
     CONF_BATTERY_DISCHARGE_CONTROL_ENTITY,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import override
 
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -26,14 +27,17 @@ def home_device(coordinator: SmartLoadCoordinator) -> DeviceInfo:
 
 
 def car_device(coordinator: SmartLoadCoordinator, car: VehicleConfig) -> DeviceInfo:
-    """One car: a device per vehicle subentry, connected through the home."""
+    """One car: a device per vehicle subentry, connected through the home (set up first)."""
+    entry_id = coordinator.config_entry.entry_id
     return DeviceInfo(
         identifiers={(DOMAIN, car.subentry_id)},
         name=car.name,
         manufacturer="SmartLoad",
         model="Electric vehicle",
         entry_type=DeviceEntryType.SERVICE,
-        via_device=(DOMAIN, coordinator.config_entry.entry_id),
+        via_device_id=dr.async_get_device_id_by_identifier(
+            coordinator.hass, (DOMAIN, entry_id), config_entry_id=entry_id
+        ),
     )
 
 

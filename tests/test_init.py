@@ -1,0 +1,115 @@
+"""Setup, unload and reload of a SmartLoad entry (real Home Assistant)."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+
+from custom_components.smartload.const import CONF_AUTOMATION, DOMAIN, SUBENTRY_VEHICLE
+
+from .conftest import CAR_DATA, make_entry, setup_entry
+
+pytestmark = pytest.mark.usefixtures("home")
+
+
+async def test_setup_creates_devices_and_entities(hass: HomeAssistant) -> None:
+    """The home and the car are devices; the car's entities belong to its subentry."""
+    entry = await setup_entry(hass, make_entry())
+    assert entry.state is ConfigEntryState.LOADED
+
+    devices = dr.async_get(hass)
+    home = devices.async_get_device_by_identifier((DOMAIN, entry.entry_id), entry.entry_id)
+    (subentry_id,) = entry.subentries
+    car = devices.async_get_device_by_identifier((DOMAIN, subentry_id), entry.entry_id)
+    assert home is not None and car is not None
+    assert home.name == "SmartLoad"
+    assert car.name == "Model 3"
+    assert car.via_device_id == home.id
+    assert car.config_entry_id == entry.entry_id
+    assert car.config_subentry_id == subentry_id
+    assert home.config_subentry_id is None
+
+    entities = er.async_get(hass)
+    own = {e.entity_id: e for e in er.async_entries_for_config_entry(entities, entry.entry_id)}
+    assert set(own) == {
+        "sensor.smartload_plan_status",
+        "sensor.smartload_next_action",
+        "sensor.smartload_planned_cost",
+        "sensor.smartload_battery_price_limit",
+        "switch.smartload_automation",
+        "button.smartload_re_plan_now",
+        "sensor.model_3_price_limit",
+        "sensor.model_3_expected_soc_at_departure",
+        "sensor.model_3_shortfall",
+    }
+    assert own["sensor.model_3_shortfall"].config_subentry_id == subentry_id
+    assert own["sensor.model_3_shortfall"].unique_id == f"{subentry_id}_shortfall"
+    assert own["sensor.smartload_plan_status"].config_subentry_id is None
+    assert own["sensor.smartload_plan_status"].unique_id == f"{entry.entry_id}_plan_status"
+
+
+async def test_no_battery_no_battery_sensor(hass: HomeAssistant) -> None:
+    """Without a home battery there is no battery price limit."""
+    entry = await setup_entry(hass, make_entry(battery_soc_entity=None))
+    assert entry.state is ConfigEntryState.LOADED
+    assert hass.states.get("sensor.smartload_battery_price_limit") is None
+    status = hass.states.get("sensor.smartload_plan_status")
+    assert status.state == "optimal", status.attributes.get("reason")
+
+
+async def test_unload(hass: HomeAssistant) -> None:
+    """Unloading removes the coordinator's work; the entities go unavailable."""
+    entry = await setup_entry(hass, make_entry())
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert hass.states.get("sensor.smartload_plan_status").state == STATE_UNAVAILABLE
+
+
+async def test_reload_on_new_vehicle(hass: HomeAssistant) -> None:
+    """Adding a car (subentry) reloads the entry and brings the car's device and entities."""
+    entry = await setup_entry(hass, make_entry())
+    hass.states.async_set("sensor.id_buzz_soc", "70", {"unit_of_measurement": "%"})
+    hass.states.async_set("binary_sensor.id_buzz_plugged", "off")
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType(
+                {
+                    **CAR_DATA,
+                    "soc_entity": "sensor.id_buzz_soc",
+                    "plugged_entity": "binary_sensor.id_buzz_plugged",
+                }
+            ),
+            subentry_type=SUBENTRY_VEHICLE,
+            title="ID. Buzz",
+            unique_id=None,
+        ),
+    )
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert len(entry.runtime_data.coordinator.vehicles) == 2
+    # away (unplugged): no plan for it, so its outlook is unknown — but it exists
+    assert hass.states.get("sensor.id_buzz_expected_soc_at_departure").state == "unknown"
+    assert hass.states.get("sensor.model_3_expected_soc_at_departure").state not in (
+        "unknown",
+        STATE_UNAVAILABLE,
+    )
+
+
+async def test_automation_toggle_does_not_reload(hass: HomeAssistant) -> None:
+    """The automation switch persists in the options without reloading the entry."""
+    entry = await setup_entry(hass, make_entry())
+    coordinator = entry.runtime_data.coordinator
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": "switch.smartload_automation"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert entry.options[CONF_AUTOMATION] is False
+    assert entry.runtime_data.coordinator is coordinator  # same setup: no reload
+    assert hass.states.get("switch.smartload_automation").state == "off"
