@@ -708,12 +708,13 @@ class Api:
         self._token(res["result"])
         return "existing"
 
-    def wait_running(self, timeout: float) -> None:
+    def wait_running(self, timeout: float) -> str:
+        """Wait for the core to run; returns Home Assistant's version."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status, cfg = self.call("GET", "/api/config")
             if status == 200 and cfg.get("state") == "RUNNING":
-                return
+                return str(cfg.get("version"))
             time.sleep(0.5)
         raise TimeoutError("Home Assistant did not reach RUNNING")
 
@@ -772,15 +773,56 @@ def smartload_entities(api: Api) -> dict[str, dict[str, Any]]:
     if status != 200:
         return {}
     try:
-        ids = yaml.safe_load(text) if isinstance(text, str) else text
+        ids = set(yaml.safe_load(text) if isinstance(text, str) else text or ())
     except yaml.YAMLError:
         return {}
-    found = {}
-    for entity_id in ids or []:
-        status, state = api.call("GET", f"/api/states/{entity_id}")
-        if status == 200:
-            found[entity_id] = state
-    return found
+    status, states = api.call("GET", "/api/states")
+    if status != 200:
+        return {}
+    return {s["entity_id"]: s for s in states if s["entity_id"] in ids}
+
+
+def _car_sensors(states: dict[str, dict[str, Any]], car: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for k, s in states.items()
+        if k.startswith("sensor.") and str(s["attributes"].get("friendly_name", "")).startswith(car)
+    ]
+
+
+def plan_shown(states: dict[str, dict[str, Any]]) -> bool:
+    """SmartLoad has a plan status, no unavailable sensor, and every demo car its own sensors."""
+    sensors = {k: s for k, s in states.items() if k.startswith("sensor.")}
+    status = [s for k, s in sensors.items() if k.endswith("plan_status")] or list(sensors.values())
+    return (
+        any(s["state"] not in ("unknown", "unavailable") for s in status)
+        and all(s["state"] != "unavailable" for s in sensors.values())
+        and all(_car_sensors(states, car["name"]) for car in CARS)
+    )
+
+
+def wait_car(api: Api, name: str, timeout: float) -> bool:
+    """Wait until SmartLoad shows sensors for the car ``name``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _car_sensors(smartload_entities(api), name):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def wait_loaded(api: Api, entry_id: str, timeout: float = 60) -> str:
+    """Wait until the entry is set up again (a new subentry reloads it); returns its state."""
+    deadline = time.monotonic() + timeout
+    state = "?"
+    time.sleep(0.5)  # the reload is scheduled, not done, when the flow returns
+    while time.monotonic() < deadline:
+        _, entries = api.call("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
+        state = next((e["state"] for e in entries or [] if e["entry_id"] == entry_id), "?")
+        if state not in ("not_loaded", "setup_in_progress", "unload_in_progress", "?"):
+            return state
+        time.sleep(0.3)
+    return state
 
 
 def provision(args: argparse.Namespace) -> int:
@@ -816,8 +858,7 @@ def provision(args: argparse.Namespace) -> int:
         f"owner account {args.user!r} "
         + ("created through the onboarding API" if how == "created" else "exists, logged in")
     )
-    api.wait_running(300)
-    log("Home Assistant is RUNNING")
+    log(f"Home Assistant {api.wait_running(300)} is RUNNING")
     _, entries = api.call("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
     if entries:
         log(f"SmartLoad entry exists ({entries[0]['title']}, {entries[0]['state']})")
@@ -834,6 +875,7 @@ def provision(args: argparse.Namespace) -> int:
                 log,
             )
             entry_id = res["result"]["entry_id"]
+            log(f"entry created; {wait_loaded(api, entry_id)}")
             for car in CARS:
                 log(f"adding vehicle {car['name']} (subentry flow)")
                 drive_flow(
@@ -843,21 +885,29 @@ def provision(args: argparse.Namespace) -> int:
                     car,
                     log,
                 )
+                # One car at a time: the entry reloads itself for each new car, and a car added
+                # while that reload runs would not be seen by it; then reload once more.
+                if not wait_car(api, car["name"], 20):
+                    log(f"  no sensors for {car['name']} yet: reloading the entry")
+                    api.call("POST", f"/api/config/config_entries/entry/{entry_id}/reload")
+                    wait_car(api, car["name"], 20)
+                log(f"  {car['name']} added; entry {wait_loaded(api, entry_id)}")
         except (RuntimeError, KeyError) as err:
             log(f"the config flow could not be completed: {err}")
             return 3
+    _, entries = api.call("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
     deadline = time.monotonic() + args.plan_timeout
     states: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline and hass_alive():
         states = smartload_entities(api)
-        if states and all(s["state"] not in ("unknown", "unavailable") for s in states.values()):
+        if plan_shown(states):
             break
         time.sleep(1)
     ready = {k: v for k, v in states.items() if v["state"] not in ("unknown", "unavailable")}
-    if ready:
-        log(f"SmartLoad: {len(ready)}/{len(states)} entities have a state")
+    if plan_shown(states):
+        log(f"SmartLoad has planned: {len(ready)} of its {len(states)} entities have a state")
     else:
-        log("SmartLoad has no entity with a state yet: see home-assistant.log")
+        log("SmartLoad shows no complete plan yet: see config/home-assistant.log")
     shown = args.url.replace("127.0.0.1", "localhost")
     lines = [
         "",
