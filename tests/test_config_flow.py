@@ -554,6 +554,38 @@ async def test_actuator_wrong_domain(
     assert result["errors"] == {field: FlowError.WRONG_DOMAIN}
 
 
+@pytest.mark.parametrize(("unit", "ok"), [("kWh", True), ("kW", True), ("A", False), ("%", False)])
+async def test_consumption_unit(
+    hass: HomeAssistant, mock_setup: AsyncMock, unit: str, ok: bool
+) -> None:
+    """House consumption is power or energy; another unit means the wrong sensor was picked."""
+    hass.states.async_set(HOUSE, "1234.5", {"unit_of_measurement": unit})
+    result = await _user(hass, HOME_INPUT)
+    if ok:
+        assert result["step_id"] == "battery"
+    else:
+        assert result["errors"] == {CONF_CONSUMPTION_ENTITY: FlowError.UNSUPPORTED_UNIT}
+
+
+async def test_battery_soc_unit(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
+    """A battery's energy (kWh) is not its state of charge (%)."""
+    hass.states.async_set(BATTERY_SOC, "5.2", {"unit_of_measurement": "kWh"})
+    result = await _user(hass, HOME_INPUT)
+    result = await _configure(hass, result, BATTERY_INPUT)
+    assert result["errors"] == {CONF_BATTERY_SOC_ENTITY: FlowError.UNSUPPORTED_UNIT}
+
+
+async def test_fixed_tariff_ignores_feed_in_entity(
+    hass: HomeAssistant, mock_setup: AsyncMock
+) -> None:
+    """An entity left in the form under a fixed tariff is neither checked nor stored."""
+    result = await _user(hass, {**HOME_INPUT, CONF_FEED_IN_ENTITY: "sensor.old_tariff"})
+    assert result["step_id"] == "battery"
+    result = await _configure(hass, result, {})
+    result = await _configure(hass, result, {})
+    assert result["data"] == MINIMAL_DATA
+
+
 async def test_home_wrong_domain(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
     """The price forecast must be a sensor."""
     result = await _user(hass, {**HOME_INPUT, CONF_PRICE_ENTITY: LP_MODE})
@@ -859,6 +891,14 @@ async def test_vehicle_errors(
     assert len(entry.subentries) == 1
 
 
+async def test_vehicle_soc_unit(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
+    """A car's range (km) is not its state of charge."""
+    hass.states.async_set(CAR_A_SOC, "312", {"unit_of_measurement": "km"})
+    entry = _entry(hass)
+    result = await _add_vehicle(hass, entry, VEHICLE_INPUT)
+    assert result["errors"] == {CONF_VEHICLE_SOC_ENTITY: FlowError.UNSUPPORTED_UNIT}
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -897,6 +937,19 @@ async def test_duplicate_vehicle_aborts(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert len(entry.subentries) == 1
+
+
+async def test_duplicate_vehicle_without_unique_id_aborts(
+    hass: HomeAssistant, mock_setup: AsyncMock
+) -> None:
+    """A car stored without a unique id is still matched by its SoC entity."""
+    car = _car("Zoe", CAR_B_SOC, CAR_B_PLUGGED)
+    car["unique_id"] = None
+    entry = _entry(hass, subentries=(car,))
+    data = {**VEHICLE_INPUT, CONF_NAME: "Other", CONF_VEHICLE_SOC_ENTITY: CAR_B_SOC}
+    result = await _add_vehicle(hass, entry, data)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
 
 
 async def test_reconfigure_vehicle(hass: HomeAssistant, mock_setup: AsyncMock) -> None:

@@ -22,6 +22,7 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
     SubentryFlowResult,
 )
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant, callback, split_entity_id
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.selector import (
@@ -102,6 +103,7 @@ class FlowError(StrEnum):
 
     ENTITY_NOT_FOUND = "entity_not_found"
     WRONG_DOMAIN = "wrong_domain"
+    UNSUPPORTED_UNIT = "unsupported_unit"
     NAME_EMPTY = "name_empty"
     FEED_IN_PRICE_MISSING = "feed_in_price_missing"
     FEED_IN_ENTITY_MISSING = "feed_in_entity_missing"
@@ -120,6 +122,7 @@ VEHICLE_ERRORS: Final = frozenset(
     {
         FlowError.ENTITY_NOT_FOUND,
         FlowError.WRONG_DOMAIN,
+        FlowError.UNSUPPORTED_UNIT,
         FlowError.NAME_EMPTY,
         FlowError.CAPACITY_NOT_POSITIVE,
         FlowError.POWER_NOT_POSITIVE,
@@ -178,6 +181,15 @@ ENTITY_FILTERS: Final[Mapping[str, tuple[EntityFilterSelectorConfig, ...]]] = {
     ),
     CONF_VEHICLE_SOC_ENTITY: _SOC_SOURCES,
     CONF_VEHICLE_PLUGGED_ENTITY: (_filter("binary_sensor", "sensor", "switch", "input_boolean"),),
+}
+
+
+# Units the run time understands, for the entities whose unit matters (no unit at all is accepted:
+# house power without a unit is read as W or kW by its size, a SoC as %).
+ENTITY_UNITS: Final[Mapping[str, frozenset[str]]] = {
+    CONF_CONSUMPTION_ENTITY: frozenset({"W", "kW", "MW", "Wh", "kWh", "MWh"}),
+    CONF_BATTERY_SOC_ENTITY: frozenset({"%"}),
+    CONF_VEHICLE_SOC_ENTITY: frozenset({"%"}),
 }
 
 
@@ -327,6 +339,10 @@ def vehicle_schema() -> vol.Schema:
 type Errors = dict[str, str]
 
 
+def _unit_fits(key: str, unit: Any) -> bool:
+    return key not in ENTITY_UNITS or not unit or str(unit).strip() in ENTITY_UNITS[key]
+
+
 def _check_entities(hass: HomeAssistant, data: Mapping[str, Any], keys: tuple[str, ...]) -> Errors:
     """Each selected entity must be of an allowed domain and exist in the state machine
     (unavailable is fine: it may be starting up; the coordinator copes with that at run time)."""
@@ -336,8 +352,10 @@ def _check_entities(hass: HomeAssistant, data: Mapping[str, Any], keys: tuple[st
             continue
         if split_entity_id(entity_id)[0] not in _domains(key):
             errors[key] = FlowError.WRONG_DOMAIN
-        elif hass.states.get(entity_id) is None:
+        elif (state := hass.states.get(entity_id)) is None:
             errors[key] = FlowError.ENTITY_NOT_FOUND
+        elif not _unit_fits(key, state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)):
+            errors[key] = FlowError.UNSUPPORTED_UNIT
     return errors
 
 
@@ -345,15 +363,14 @@ def validate_home(
     hass: HomeAssistant, user_input: Mapping[str, Any]
 ) -> tuple[dict[str, Any], Errors]:
     """Validate form 1; return the entry data it contributes and the errors."""
-    errors = _check_entities(
-        hass,
-        user_input,
-        (CONF_PRICE_ENTITY, CONF_FEED_IN_ENTITY, CONF_CONSUMPTION_ENTITY, CONF_PV_FORECAST_ENTITY),
-    )
+    mode = user_input[CONF_FEED_IN_MODE]
+    entities = (CONF_PRICE_ENTITY, CONF_CONSUMPTION_ENTITY, CONF_PV_FORECAST_ENTITY)
+    if mode == FEED_IN_ENTITY:  # an entity left in the form under a fixed tariff is ignored
+        entities = (*entities, CONF_FEED_IN_ENTITY)
+    errors = _check_entities(hass, user_input, entities)
     name = str(user_input.get(CONF_NAME, "")).strip()
     if not name:
         errors[CONF_NAME] = FlowError.NAME_EMPTY
-    mode = user_input[CONF_FEED_IN_MODE]
     if mode == FEED_IN_FIXED and user_input.get(CONF_FEED_IN_PRICE) is None:
         errors[CONF_FEED_IN_PRICE] = FlowError.FEED_IN_PRICE_MISSING
     if mode == FEED_IN_ENTITY and not user_input.get(CONF_FEED_IN_ENTITY):
@@ -682,7 +699,8 @@ def _vehicle_taken(
     for other in entry.get_subentries_of_type(SUBENTRY_VEHICLE):
         if current is not None and other.subentry_id == current.subentry_id:
             continue
-        if other.unique_id == vehicle[CONF_VEHICLE_SOC_ENTITY]:
+        soc_entity = vehicle[CONF_VEHICLE_SOC_ENTITY]
+        if soc_entity in (other.unique_id, other.data.get(CONF_VEHICLE_SOC_ENTITY)):
             return True
         if str(other.data.get(CONF_NAME, other.title)).casefold() == name:
             return True
