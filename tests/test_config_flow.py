@@ -1109,3 +1109,38 @@ async def test_flows_set_up_the_real_integration(hass: HomeAssistant, home: None
     )
     assert device is not None  # the new car was picked up (the entry reloaded)
     assert device.name == "ID.4"
+
+    # Options through the integration's own update listener: a new horizon reloads the entry,
+    # automation on/off alone does not (the switch and the coordinator read it live).
+    coordinator = entry.runtime_data.coordinator
+    result = await _options(
+        hass, entry, {CONF_HORIZON_HOURS: "24", CONF_CYCLE_MINUTES: 15, CONF_AUTOMATION: True}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.coordinator is not coordinator
+    coordinator = entry.runtime_data.coordinator
+    result = await _options(
+        hass, entry, {CONF_HORIZON_HOURS: "24", CONF_CYCLE_MINUTES: 15, CONF_AUTOMATION: False}
+    )
+    await hass.async_block_till_done()
+    assert entry.runtime_data.coordinator is coordinator
+    assert entry.options[CONF_AUTOMATION] is False
+
+    # Reconfigure through the same listener: the new wallbox limit is set up.
+    result = await _reconfigure(hass, entry)
+    assert _suggested(result, CONF_PRICE_ENTITY) == conftest.PRICE
+    data = dict(entry.data)
+    result = await _configure(
+        hass,
+        result,
+        {**{k: data[k] for k in _fields(result) if k in data}, CONF_WALLBOX_MAX_KW: 7.4},
+    )
+    result = await _configure(hass, result, {k: data[k] for k in BATTERY_INPUT})
+    result = await _configure(hass, result, {k: data[k] for k in ACTUATORS_INPUT})
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.data[CONF_WALLBOX_MAX_KW] == 7.4
+    assert entry.runtime_data.coordinator is not coordinator
