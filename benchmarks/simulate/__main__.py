@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
+import functools
 import json
+import os
 from pathlib import Path
 import sys
 import time
@@ -12,6 +14,7 @@ import time
 from .data import DEFAULT_LOAD, DEFAULT_PRICES, DEFAULT_PV, DEFAULT_TRIPS, load_replay, parse_time
 from .engine import Replay, RunResult, prepare, run
 from .home import HomeParams
+from .parallel import run_segmented
 from .prices_hook import price_extender
 from .report import markdown, summary, write_html
 from .strategies import DumbStrategy, MpcStrategy, ThresholdStrategy, run_perfect
@@ -49,6 +52,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="dumb,threshold,mpc,perfect",
         help=f"comma-separated subset of {', '.join(STRATEGIES)}",
     )
+    parser.add_argument(
+        "--min-horizon-h",
+        type=float,
+        default=24.0,
+        help="MPC: extend the published prices by an estimate to at least this many hours (0: no)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="MPC in this many parallel segments (3-day warm-up each; 1: one closed loop)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     parser.add_argument("--html", type=Path, default=None, help="write a plotly HTML report here")
     parser.add_argument("--week", type=str, default=None, help="first day of the HTML's week")
@@ -66,7 +81,14 @@ def _start(text: str | None) -> datetime | None:
     return None if text is None else parse_time(text if "T" in text else text + "T00:00:00Z")
 
 
-def run_all(replay: Replay, names: list[str], *, quiet: bool = True) -> dict[str, RunResult]:
+def run_all(
+    replay: Replay,
+    names: list[str],
+    *,
+    quiet: bool = True,
+    min_horizon_h: float = 24.0,
+    jobs: int = 1,
+) -> dict[str, RunResult]:
     """Run the named strategies on one replay."""
     results: dict[str, RunResult] = {}
     for name in names:
@@ -85,14 +107,14 @@ def run_all(replay: Replay, names: list[str], *, quiet: bool = True) -> dict[str
                 results[name] = run(replay, DumbStrategy(), progress=progress)
             case "threshold":
                 results[name] = run(replay, ThresholdStrategy(replay), progress=progress)
-            case "mpc":
-                strategy = MpcStrategy(replay, extend_prices=price_extender())
-                results[name] = run(replay, strategy, progress=progress)
-            case "mpc-oracle":
-                strategy = MpcStrategy(
-                    replay, oracle=True, extend_prices=price_extender(), name="mpc-oracle"
+            case "mpc" | "mpc-oracle":
+                factory = functools.partial(
+                    MpcStrategy,
+                    extend_prices=price_extender(min_horizon_h),
+                    oracle=name == "mpc-oracle",
+                    name=name,
                 )
-                results[name] = run(replay, strategy, progress=progress)
+                results[name] = run_segmented(replay, factory, jobs=jobs)
             case "perfect":
                 results[name] = run_perfect(replay)
         if not quiet:
@@ -104,12 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
     started = time.perf_counter()
-    data = load_replay(args.prices, args.pv, args.load, args.trips)
-    home = HomeParams(pv_kwp=args.kwp, annual_load_kwh=args.annual_load_kwh)
-    replay = prepare(data, home, start=_start(args.start), days=args.days, seed=args.seed)
-    results = run_all(replay, args.strategy_names, quiet=args.quiet)
-    result = summary(results, replay, time.perf_counter() - started)
-    result["seed"] = args.seed
+    # Solver libraries may print banners to the C-level stdout: keep stdout for the result.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        result, results, replay, data = _simulate(args, started)
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
     if args.html is not None:
         week = None
         if args.week is not None:
@@ -120,6 +146,25 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(markdown(result))
     return 0
+
+
+def _simulate(args: argparse.Namespace, started: float):
+    """Load, prepare and run; returns (summary, results, replay, data)."""
+    data = load_replay(args.prices, args.pv, args.load, args.trips)
+    home = HomeParams(pv_kwp=args.kwp, annual_load_kwh=args.annual_load_kwh)
+    replay = prepare(data, home, start=_start(args.start), days=args.days, seed=args.seed)
+    results = run_all(
+        replay,
+        args.strategy_names,
+        quiet=args.quiet,
+        min_horizon_h=args.min_horizon_h,
+        jobs=args.jobs,
+    )
+    result = summary(results, replay, time.perf_counter() - started)
+    result["seed"] = args.seed
+    result["jobs"] = args.jobs
+    result["min_horizon_h"] = args.min_horizon_h
+    return result, results, replay, data
 
 
 if __name__ == "__main__":

@@ -149,6 +149,19 @@ def prepare(
     )
 
 
+def stored_energy_values(replay: Replay) -> tuple[float, dict[str, float]]:
+    """€ per kWh left in the battery / in each car at the end versus the start.
+
+    A stored kWh displaces a later import at the replay's median import price: a battery kWh
+    delivers ``eta_d`` of it, a car kWh replaces ``1 / eta`` kWh from the wallbox. The report
+    corrects every strategy's cost by this, and the perfect-foresight LP optimises the same.
+    """
+    home = replay.home
+    price = float(np.median(replay.import_price[replay.first : replay.last]))
+    cars = {c.name: price / c.charge_efficiency for c in home.cars}
+    return home.battery_discharge_efficiency * price, cars
+
+
 @dataclass(slots=True)
 class SimState:
     """The real state at the start of slot ``t``."""

@@ -11,8 +11,9 @@ year holds hundreds of trips per car. So the bound is the simulator's own LP ove
   on its return (as in the simulator);
 - slots whose import price is below the feed-in price get a binary: one meter never imports and
   exports at once (otherwise the LP would buy and sell in the same slot);
-- at the end the battery and the cars hold at least what they started with, so the bound does not
-  profit from emptying them.
+- energy left in the battery and the cars at the end is valued as the report values it for every
+  strategy (``engine.stored_energy_values``), so the bound is a bound of the reported adjusted
+  cost and does not profit from emptying the storage.
 
 The result is a lower bound for every strategy the simulator executes.
 """
@@ -67,6 +68,8 @@ def solve_perfect(
     pv_kw: FloatArray,
     cars: tuple[CarSchedule, ...],
     dt_h: float,
+    battery_end_value: float = 0.0,
+    car_end_values: tuple[float, ...] | None = None,
 ) -> PerfectResult:
     """Solve the whole-horizon LP (HiGHS through scipy)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -97,6 +100,9 @@ def solve_perfect(
     cost[i_exp] = -export_price * dt_h
     for j in range(k):
         cost[i_short[j]] = SHORTFALL_PENALTY_EUR_PER_KWH
+        if car_end_values is not None:
+            cost[i_cs[j][-1]] -= car_end_values[j]
+    cost[i_bsoc[-1]] -= battery_end_value
     lo = np.zeros(n_var)
     hi = np.full(n_var, np.inf)
     hi[i_exp] = np.maximum(pv_kw, 0.0)
@@ -106,12 +112,9 @@ def solve_perfect(
     lo[i_bsoc] = home.battery_min_kwh if has_batt else 0.0
     hi[i_bsoc] = home.battery_capacity_kwh if has_batt else 0.0
     batt0 = home.battery_initial_soc * home.battery_capacity_kwh if has_batt else 0.0
-    lo[i_bsoc[-1]] = max(lo[i_bsoc[-1]], batt0)
     for j, (car, sched) in enumerate(zip(params, cars, strict=True)):
         hi[i_ch[j]] = np.where(sched.home, min(car.max_charge_kw, home.wallbox_max_kw), 0.0)
         hi[i_cs[j]] = car.limit_kwh
-        if sched.home[-1]:
-            lo[i_cs[j][-1]] = car.initial_soc * car.capacity_kwh
     hi[i_bin] = 1.0
 
     rows: list[csr_array] = []

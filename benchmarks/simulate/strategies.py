@@ -27,7 +27,7 @@ from custom_components.smartload.planner.model import (
     Why,
 )
 
-from .engine import Departure, Replay, RunResult, SimState
+from .engine import Departure, Replay, RunResult, SimState, stored_energy_values
 from .perfect import CarSchedule, solve_perfect
 
 type PriceExtender = Callable[..., tuple[np.ndarray, np.ndarray]]
@@ -333,6 +333,7 @@ class MpcStrategy:
             plan = lp.plan(inputs)
         except ValueError:
             self.errors += 1
+            self.solve_ms.append(float("nan"))
             return safe_decision(Why(key="idle"))
         self.solve_ms.append((time.perf_counter() - started) * 1000.0)
         decision = decide(inputs, plan, 0, min_charge_kw=replay.home.wallbox_min_kw)
@@ -364,6 +365,7 @@ def run_perfect(replay: Replay) -> RunResult:
         for s in replay.cars
     )
     home = replay.home
+    battery_value, car_values = stored_energy_values(replay)
     started = time.perf_counter()
     sol = solve_perfect(
         home,
@@ -373,6 +375,8 @@ def run_perfect(replay: Replay) -> RunResult:
         pv_kw=replay.pv_kw[a:b],
         cars=cars,
         dt_h=replay.dt_h,
+        battery_end_value=battery_value,
+        car_end_values=tuple(car_values[c.name] for c in cars),
     )
     dt = replay.dt_h
     cost = (sol.grid_import_kw * replay.import_price[a:b]) * dt - (
