@@ -137,6 +137,14 @@ async def setup_actuators(hass: HomeAssistant) -> None:
             "input_number": {
                 "cost_limit": {"min": -0.5, "max": 1.0, "step": 0.001, "initial": 0.0},
                 "grid_limit": {"min": -0.5, "max": 1.0, "step": 0.001, "initial": 0.0},
+                # a plain helper in ct/kWh (homes that drive an inverter without evcc)
+                "grid_limit_ct": {
+                    "min": 0,
+                    "max": 40,
+                    "step": 0.5,
+                    "initial": 0,
+                    "unit_of_measurement": "ct/kWh",
+                },
             }
         },
     )
