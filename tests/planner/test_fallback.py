@@ -276,7 +276,7 @@ def test_negative_price_day_stays_physical() -> None:
         assert modes[0] == BatteryMode.CHARGE
 
 
-def test_no_battery_no_cars_and_bad_numbers_never_raise() -> None:
+def test_no_battery_no_cars_and_bad_numbers_never_raise(caplog: pytest.LogCaptureFixture) -> None:
     price = day_prices(16)
     price[3] = math.nan
     inputs = make_inputs(price, pv=np.array([math.inf] + [0.0] * 15))
@@ -286,15 +286,20 @@ def test_no_battery_no_cars_and_bad_numbers_never_raise() -> None:
     assert np.all(np.isfinite(plan.grid_import_kw))
     empty = make_inputs(np.zeros(0))
     assert fallback_plan(empty, "empty").n_slots == 0
+    assert fallback_plan(make_inputs(np.zeros(0), bat=battery()), "empty").n_slots == 0
+    assert "Fallback rules failed" not in caplog.text
 
 
-def test_a_failing_rule_still_returns_a_safe_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_rule_still_returns_a_safe_plan(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(fallback_module, "_run_battery", broken)
     inputs = make_inputs(day_prices(24), bat=battery(), vehicles=two_cars())
     plan = fallback_plan(inputs, "solver failed")
+    assert "Fallback rules failed (boom)" in caplog.text
     assert plan.status == PlanStatus.FALLBACK
     assert plan.message == "solver failed"
     assert all(np.all(v.charge_kw == 0) for v in plan.vehicles)
@@ -323,3 +328,47 @@ def test_the_lp_is_never_worse_than_the_fallback(name: str) -> None:
     rules = fallback_plan(inputs, "comparison")
     assert optimal.status in (PlanStatus.OPTIMAL, PlanStatus.SHORTFALL)
     assert optimal.objective_eur <= rules.objective_eur + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_homes_get_physical_plans(seed: int, caplog: pytest.LogCaptureFixture) -> None:
+    """Seeded random homes: prices crossing zero, PV, plug windows, tight wallbox and grid."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([24, 96, 192]))
+    spot = rng.normal(0.08, 0.08, n)
+    vehicles = tuple(
+        VehicleInput(
+            name=f"car{k}",
+            capacity_kwh=float(rng.uniform(30, 90)),
+            soc_kwh=float(rng.uniform(0, 25)),
+            target_soc_kwh=float(rng.uniform(20, 60)),
+            max_charge_kw=float(rng.choice([3.7, 7.4, 11.0])),
+            plugged_from_slot=int(rng.integers(0, n // 2)),
+            departure_slot=None if rng.random() < 0.3 else int(rng.integers(n // 2, n + 20)),
+            priority=int(rng.integers(1, 4)),
+            expected_use_kwh=float(rng.uniform(0, 10)),
+        )
+        for k in range(int(rng.integers(0, 4)))
+    )
+    bat = None
+    if rng.random() < 0.8:
+        bat = battery(
+            soc=float(rng.uniform(1.0, 10.0)), end_soc_min_kwh=float(rng.choice([0.0, 4.0]))
+        )
+    inputs = PlanInput(
+        start=START,
+        import_price_eur_per_kwh=(spot + 0.165) * 1.19,
+        export_price_eur_per_kwh=spot if rng.random() < 0.5 else np.full(n, 0.0796),
+        load_kw=rng.uniform(0.2, 2.0, n),
+        pv_kw=np.clip(rng.normal(2.0, 3.0, n), 0.0, None),
+        wallbox_max_kw=float(rng.choice([7.4, 11.0, 22.0])),
+        max_import_kw=float(rng.choice([math.inf, 17.0])),
+        battery=bat,
+        vehicles=vehicles,
+    )
+    plan = fallback_plan(inputs, f"seed {seed}")
+    assert "Fallback rules failed" not in caplog.text  # the rules themselves worked
+    assert_physical(inputs, plan)
+    assert plan.message == f"seed {seed}"
+    if bat is not None and bat.end_soc_min_kwh <= bat.soc_kwh:
+        assert plan.battery_soc_kwh[-1] >= bat.end_soc_min_kwh - 1e-9

@@ -277,6 +277,8 @@ def _run_battery(
     max_ch = max(battery.max_charge_kw, 0.0)
     max_dis = max(battery.max_discharge_kw, 0.0)
 
+    if n == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0), [], None
     threshold = float(np.percentile(p_in, BATTERY_PERCENTILE))
     later_max = np.concatenate((np.maximum.accumulate(p_in[::-1])[::-1][1:], [-math.inf]))
     wear = 2.0 * max(battery.wear_cost_eur_per_kwh, 0.0)
