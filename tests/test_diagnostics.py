@@ -1,0 +1,51 @@
+"""Config entry diagnostics."""
+
+from __future__ import annotations
+
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from .conftest import MODE, PRICE, make_entry, setup_entry
+
+pytestmark = pytest.mark.usefixtures("home")
+
+
+async def test_diagnostics(hass: HomeAssistant, hass_client: ClientSessionGenerator) -> None:
+    """Settings, cars, the inputs and plan summaries, what was written, the last error."""
+    assert await async_setup_component(hass, "diagnostics", {})
+    entry = await setup_entry(hass, make_entry())
+    diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+
+    assert diag["entry"]["data"]["price_entity"] == PRICE
+    assert diag["automation"] is True
+    assert [v["title"] for v in diag["vehicles"]] == ["Model 3"]
+    assert diag["cycle"]["status"] == "optimal"
+    assert diag["inputs"]["n_slots"] == 96
+    assert diag["inputs"]["import_price_eur_per_kwh"]["min"] == pytest.approx(0.05)
+    plan = entry.runtime_data.coordinator.data.plan
+    assert diag["plan"]["cost_eur"] == pytest.approx(round(plan.cost_eur, 4))
+    assert diag["plan"]["vehicles"][0]["name"] == "Model 3"
+    assert diag["decision"]["loadpoint_mode"] == "now"
+    assert any(MODE in line for line in diag["cycle"]["writes"])
+    assert any(MODE in line for line in diag["recent_writes"])
+    assert diag["last_error"] is None
+
+
+async def test_diagnostics_with_stale_inputs(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    """With stale inputs the problems are listed and there is no plan."""
+    assert await async_setup_component(hass, "diagnostics", {})
+    hass.states.async_set(PRICE, "unavailable")
+    entry = await setup_entry(hass, make_entry())
+    diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diag["cycle"]["status"] == "stale_inputs"
+    assert diag["cycle"]["input_problems"] == [
+        {"kind": "input_unavailable", "entity_id": PRICE, "state": "unavailable"}
+    ]
+    assert diag["plan"] is None and diag["inputs"] is None and diag["decision"] is None
