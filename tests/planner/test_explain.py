@@ -282,6 +282,33 @@ def test_car_without_deadline_charges_below_its_value() -> None:
     )
 
 
+def test_car_without_deadline_waits_while_the_price_is_above_its_value() -> None:
+    kw = np.array([0.0, 0.0, 7.4, 0.0])
+    inputs = make_inputs([0.32, 0.21, 0.10, 0.32], vehicles=(car(departure=None, target=40.0),))
+    whys = explain(inputs, make_plan(inputs, cars={"Kia": (kw, 0.22)}))
+    # 22 ct/kWh in the car is worth 19.8 ct/kWh from the grid (90 % charging efficiency)
+    assert [w.key for w in whys] == [
+        "car_wait_value",
+        "car_wait_value",
+        "car_charge_value",
+        "car_wait_value",
+    ]
+    assert render(whys[0], "en") == (
+        "Kia waits: 32.0 ct/kWh is above the 19.8 ct/kWh that a kWh charged now is worth in the car"
+    )
+    assert render(whys[1], "de").startswith("Kia wartet: 21,0 ct/kWh liegen über den 19,8 ct/kWh")
+
+
+def test_without_duals_the_value_is_what_the_next_discharge_saves() -> None:
+    price = [0.10, 0.30, 0.38, 0.38]
+    inputs = make_inputs(price, bat=battery(soc=2.0))
+    plan = make_plan(inputs, charge=[4, 0, 0, 0], discharge=[0, 0, 1, 1], value=0.0)
+    whys = explain(inputs, plan)
+    assert whys[0].key == "battery_charge_grid"
+    assert whys[0].params["value_ct"] == pytest.approx(0.95 * 38.0)
+    assert whys[1].key == "battery_hold"
+
+
 def test_pv_surplus_into_battery_and_car() -> None:
     pv = [5.0, 5.0, 5.0, 0.0]
     inputs = make_inputs([0.30] * 4, pv=pv, bat=battery(soc=3.0), vehicles=(car(departure=None),))

@@ -29,7 +29,8 @@ each test):
 6. a car charging from PV surplus (``car_charge_pv``);
 7. the battery storing PV surplus (``battery_charge_pv``);
 8. feeding in surplus (``export_surplus``);
-9. a car that needs energy waiting for cheaper slots or PV (``car_wait``/``car_wait_pv``);
+9. a car that needs energy waiting for cheaper slots or PV (``car_wait``/``car_wait_pv``),
+   else a car with room priced out by its value (``car_wait_value``);
 10. the battery holding its energy although the house imports (``battery_hold``/``_hold_end``),
     or being empty (``battery_empty``);
 11. nothing to do: ``price_estimated`` if the price is an estimate, else ``idle``.
@@ -112,6 +113,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "car_wait_pv": (
             "{vehicle} waits: {price_ct} ct/kWh now; PV surplus from {next_time} will cover the "
             "{needed_kwh} kWh it needs before {departure}"
+        ),
+        "car_wait_value": (
+            "{vehicle} waits: {price_ct} ct/kWh is above the {value_ct} ct/kWh that a kWh charged "
+            "now is worth in the car"
         ),
         "car_shortfall": (
             "{vehicle} will reach only {soc_pct} % by {departure} (target {target_pct} %, "
@@ -205,6 +210,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "car_wait_pv": (
             "{vehicle} wartet: jetzt {price_ct} ct/kWh; ab {next_time} Uhr liefert PV-Überschuss "
             "die bis {departure} Uhr fehlenden {needed_kwh} kWh"
+        ),
+        "car_wait_value": (
+            "{vehicle} wartet: {price_ct} ct/kWh liegen über den {value_ct} ct/kWh, die eine jetzt "
+            "geladene kWh im Auto wert ist"
         ),
         "car_shortfall": (
             "{vehicle} erreicht bis {departure} Uhr nur {soc_pct} % (Ziel {target_pct} %, es "
@@ -444,6 +453,16 @@ def explain(inputs: PlanInput, plan: Plan) -> tuple[Why, ...]:
             nxt = idx[np.minimum(pos, idx.size - 1)]
             next_charge[c] = np.where(ok & (nxt < dep_idx[c]), nxt, -1)
     waiting = plugged & ~car_on & (need > _EPS_KWH) & has_dep[:, None] & (next_charge >= 0)
+    # a car with room that does not charge because the price is above what a kWh in it is worth
+    room_left = np.array(
+        [vi.capacity_kwh - float(vp.soc_kwh[-1]) > _EPS_KWH if n else False for vp, vi in cars],
+        dtype=bool,
+    ).reshape(-1, 1)
+    # (a kWh from the grid puts eta kWh into the car: compare the price with eta * value)
+    eta = np.array([vi.charge_efficiency for _, vi in cars], dtype=float).reshape(-1, 1)
+    grid_kwh_value = car_value * eta
+    priced_out = plugged & ~car_on & room_left & (car_value > 0) & (p_in > grid_kwh_value)
+    priced_out &= ~waiting
 
     short = np.array([vp.shortfall_kwh > _EPS_KWH and has_dep[c] for c, (vp, _) in enumerate(cars)])
     shortfall = plugged & short[:, None] if n_cars else np.zeros((0, n), dtype=bool)
@@ -461,6 +480,8 @@ def explain(inputs: PlanInput, plan: Plan) -> tuple[Why, ...]:
     grid_car = pick(car_grid, car_kw)
     pv_car = pick(car_pv, car_kw)
     wait_car = pick(waiting, -prio * 1e6 + need)
+    priced_car = pick(priced_out, -prio * 1e6 + car_value)
+    grid_val_ct = np.round(grid_kwh_value * 100.0, 2).tolist()
     on_car = pick(car_on, car_kw)
 
     # the dominant reason per slot: the first that applies (module docstring)
@@ -477,7 +498,7 @@ def explain(inputs: PlanInput, plan: Plan) -> tuple[Why, ...]:
             np.asarray(pv_car) >= 0,
             charging,
             exporting,
-            np.asarray(wait_car) >= 0,
+            (np.asarray(wait_car) >= 0) | (np.asarray(priced_car) >= 0),
             has_batt & importing & held & can_discharge,
             has_batt & importing,
             estimated,
@@ -600,6 +621,10 @@ def explain(inputs: PlanInput, plan: Plan) -> tuple[Why, ...]:
         elif b == 7:
             key = "export_surplus"
             params = {"export_kw": exp_r[t], "export_price_ct": pout_ct[t]}
+        elif b == 8 and wait_car[t] < 0:
+            c = priced_car[t]
+            key = "car_wait_value"
+            params = {"vehicle": cars[c][1].name, "price_ct": price, "value_ct": grid_val_ct[c][t]}
         elif b == 8:
             c = wait_car[t]
             s = nxt[c][t]
