@@ -400,15 +400,14 @@ def _build(
         c[lay["bd"]] = wear
         hi[lay["bc"]] = bat.max_charge_kw
         hi[lay["bd"]] = bat.max_discharge_kw
-        # SoC limits, relaxed where the battery starts outside them and cannot be back yet.
-        steps = (slots + 1) * dt
-        soc_lo = np.minimum(
-            bat.min_soc_kwh, bat.soc_kwh + steps * bat.max_charge_kw * bat.charge_efficiency
-        )
-        soc_hi = np.maximum(
-            bat.max_soc_kwh, bat.soc_kwh - steps * bat.max_discharge_kw / bat.discharge_efficiency
-        )
-        soc_lo[-1] = max(soc_lo[-1], min(bat.end_soc_min_kwh, soc_hi[-1]))
+        # SoC limits. A battery that is below its minimum now (or above its maximum) may stay
+        # where it is, but never goes further out: the plan never discharges it below
+        # min(min_soc, soc0), which keeps the problem feasible whatever the grid limits are.
+        soc_lo = np.full(n, min(bat.min_soc_kwh, bat.soc_kwh))
+        soc_hi = np.full(n, max(bat.max_soc_kwh, bat.soc_kwh))
+        # end_soc_min: as far as the battery's charge power can reach it.
+        reach = bat.soc_kwh + n * dt * bat.max_charge_kw * bat.charge_efficiency
+        soc_lo[-1] = max(soc_lo[-1], min(bat.end_soc_min_kwh, reach, soc_hi[-1]))
         lo[lay["bs"]] = soc_lo
         hi[lay["bs"]] = soc_hi
         c[lay["bs"].stop - 1] = -values.battery_eur_per_kwh
@@ -561,6 +560,9 @@ def _solve_highspy(prob: _Problem, time_limit_s: float) -> _Solution:
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
+    if prob.integrality is None:
+        # These LPs are small and already tight: presolve costs more than it saves (~30 %).
+        h.setOptionValue("presolve", "off")
     lp = highspy.HighsLp()
     lp.num_col_ = len(prob.c)
     lp.num_row_ = prob.a.shape[0]
@@ -615,7 +617,7 @@ def _solve_scipy(prob: _Problem, time_limit_s: float) -> _Solution:
         b_eq=prob.row_hi[eq],
         bounds=bounds,
         method="highs",
-        options={"time_limit": time_limit_s},
+        options={"time_limit": time_limit_s, "presolve": False},
     )
     if res.status != 0:
         return _Solution(False, res.message, np.zeros(0), None, math.nan)

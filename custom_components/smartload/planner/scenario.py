@@ -197,17 +197,12 @@ def check_answer(scenario: Mapping[str, Any], answer: Mapping[str, Any]) -> list
             if both.any():
                 errors.append(f"battery charges and discharges at once in {_slots(both)}")
             _dynamics("battery_soc_kwh", soc, soc0, dt * (eta_c * ch - dis / eta_d), errors)
-            # Bounds, relaxed only while a battery that starts outside them cannot be back yet.
-            steps = np.arange(1, n + 1) * dt
-            lo = np.minimum(
-                float(bat.get("min_soc_kwh", 0.0)), soc0 + steps * bat["max_charge_kw"] * eta_c
-            )
-            hi = np.maximum(
-                float(bat.get("max_soc_kwh", bat["capacity_kwh"])),
-                soc0 - steps * bat["max_discharge_kw"] / eta_d,
-            )
+            # Bounds; a battery that starts outside them must not move further out.
+            lo = min(float(bat.get("min_soc_kwh", 0.0)), soc0)
+            hi = max(float(bat.get("max_soc_kwh", bat["capacity_kwh"])), soc0)
             _bounded("battery_soc_kwh", soc, lo, hi, errors)
-            end_min = min(float(bat.get("end_soc_min_kwh", 0.0)), float(hi[-1]))
+            reach = soc0 + n * dt * float(bat["max_charge_kw"]) * eta_c
+            end_min = min(float(bat.get("end_soc_min_kwh", 0.0)), reach, hi)
             if soc[-1] < end_min - CHECK_TOL:
                 errors.append(f"battery ends at {soc[-1]:.6f} kWh, below {end_min} kWh")
 
