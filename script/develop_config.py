@@ -649,8 +649,9 @@ class Api:
             return status, raw.decode(errors="replace")
 
     def up(self) -> bool:
+        """The HTTP server answers (/api/onboarding is 404 once onboarding is done)."""
         try:
-            return self.call("GET", "/api/onboarding", timeout=2)[0] == 200
+            return self.call("GET", "/api/onboarding", timeout=2)[0] in (200, 404)
         except OSError:
             return False
 
@@ -667,8 +668,9 @@ class Api:
 
     def onboard_or_login(self, owner: dict[str, str]) -> str:
         """Create the owner on a fresh instance, else log in; returns what happened."""
-        _, steps = self.call("GET", "/api/onboarding")
-        if any(s["step"] == "user" and not s["done"] for s in steps or []):
+        status, steps = self.call("GET", "/api/onboarding")
+        steps = steps if status == 200 and isinstance(steps, list) else []
+        if any(s["step"] == "user" and not s["done"] for s in steps):
             status, res = self.call(
                 "POST",
                 "/api/onboarding/users",
@@ -790,12 +792,19 @@ def _car_sensors(states: dict[str, dict[str, Any]], car: str) -> list[dict[str, 
     ]
 
 
+NO_PLAN = frozenset({"unknown", "unavailable", "stale_inputs", "error"})
+
+
 def plan_shown(states: dict[str, dict[str, Any]]) -> bool:
-    """SmartLoad has a plan status, no unavailable sensor, and every demo car its own sensors."""
+    """SmartLoad has planned, no sensor is unavailable, and every demo car has its own sensors.
+
+    Right after a start the inputs may not have states yet (plan status ``stale_inputs``);
+    SmartLoad plans again as soon as they do.
+    """
     sensors = {k: s for k, s in states.items() if k.startswith("sensor.")}
     status = [s for k, s in sensors.items() if k.endswith("plan_status")] or list(sensors.values())
     return (
-        any(s["state"] not in ("unknown", "unavailable") for s in status)
+        any(s["state"] not in NO_PLAN for s in status)
         and all(s["state"] != "unavailable" for s in sensors.values())
         and all(_car_sensors(states, car["name"]) for car in CARS)
     )

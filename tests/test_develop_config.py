@@ -344,3 +344,30 @@ def test_fill_form_answers_a_serialized_flow_form() -> None:
     }
     with pytest.raises(KeyError):
         dc.fill_form([{"name": "unknown_required", "required": True}], {})
+
+
+def _state(entity_id: str, state: str, name: str) -> dict[str, Any]:
+    return {"entity_id": entity_id, "state": state, "attributes": {"friendly_name": name}}
+
+
+def test_plan_shown_waits_for_a_real_plan_with_every_car() -> None:
+    """The start-up check: a plan status that is a plan, and sensors for both demo cars."""
+    home = {
+        "sensor.home_plan_status": _state("sensor.home_plan_status", "optimal", "Home Plan status"),
+        "sensor.kia_shortfall": _state("sensor.kia_shortfall", "0.0", "Kia Shortfall"),
+        "sensor.zoe_shortfall": _state("sensor.zoe_shortfall", "0.0", "Zoe Shortfall"),
+        "button.home_re_plan_now": _state("button.home_re_plan_now", "unknown", "Re-plan now"),
+    }
+    assert dc.plan_shown(home)
+    without_zoe = {k: v for k, v in home.items() if k != "sensor.zoe_shortfall"}
+    assert not dc.plan_shown(without_zoe)
+    for status in ("stale_inputs", "unknown", "error"):
+        stale = home | {
+            "sensor.home_plan_status": home["sensor.home_plan_status"] | {"state": status}
+        }
+        assert not dc.plan_shown(stale)
+    broken = home | {
+        "sensor.kia_shortfall": home["sensor.kia_shortfall"] | {"state": "unavailable"}
+    }
+    assert not dc.plan_shown(broken)
+    assert not dc.plan_shown({})
