@@ -128,7 +128,13 @@ async def setup_actuators(hass: HomeAssistant) -> None:
     assert await async_setup_component(
         hass,
         "input_select",
-        {"input_select": {"lp_mode": {"options": ["off", "pv", "minpv", "now"], "initial": "pv"}}},
+        {
+            "input_select": {
+                "lp_mode": {"options": ["off", "pv", "minpv", "now"], "initial": "pv"},
+                # a battery-mode select as some inverter integrations name it
+                "battery_mode": {"options": ["Normal", "Hold", "Charge"], "initial": "Normal"},
+            }
+        },
     )
     assert await async_setup_component(
         hass,
@@ -290,8 +296,9 @@ def service_calls(hass: HomeAssistant) -> Iterator[list[tuple[str, str, Any]]]:
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
-    """Add and set up an entry."""
-    entry.add_to_hass(hass)
+    """Add (unless added) and set up an entry."""
+    if hass.config_entries.async_get_entry(entry.entry_id) is None:
+        entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry

@@ -9,7 +9,13 @@ from homeassistant.helpers import issue_registry as ir
 import pytest
 
 from custom_components.smartload.actuator import async_apply, planned_writes
-from custom_components.smartload.const import CONF_BATTERY_GRID_CHARGE_LIMIT_ENTITY, DOMAIN
+from custom_components.smartload.const import (
+    CONF_BATTERY_DISCHARGE_CONTROL_ENTITY,
+    CONF_BATTERY_GRID_CHARGE_LIMIT_ENTITY,
+    CONF_LOADPOINT_MODE_ENTITY,
+    CONF_SMART_COST_LIMIT_ENTITY,
+    DOMAIN,
+)
 from custom_components.smartload.planner.model import BatteryMode, Decision, LoadpointMode, Why
 
 from .conftest import COST_LIMIT, DISCHARGE, GRID_LIMIT, MODE, make_entry, setup_entry
@@ -132,3 +138,45 @@ async def test_cent_unit_and_plain_helpers(hass: HomeAssistant) -> None:
     assert writes == []
     (write,), _ = planned_writes(hass, conf, decision(None))  # no grid charging: the minimum
     assert write.data == {"value": 0.0}
+
+
+def _decision(mode: BatteryMode) -> Decision:
+    return Decision(
+        loadpoint_mode=LoadpointMode.PV,
+        active_vehicle="Model 3",
+        vehicle_charge_kw=3.0,
+        smart_cost_limit_eur_per_kwh=None,
+        battery_mode=mode,
+        battery_grid_charge_limit_eur_per_kwh=None,
+        battery_discharge_locked=mode is not BatteryMode.NORMAL,
+        battery_target_soc_kwh=None,
+        why=Why(key="idle"),
+    )
+
+
+async def test_battery_mode_select(hass: HomeAssistant) -> None:
+    """A select as battery control takes the plan's mode, matched regardless of case."""
+    conf = {CONF_BATTERY_DISCHARGE_CONTROL_ENTITY: "input_select.battery_mode"}
+    (write,), problems = planned_writes(hass, conf, _decision(BatteryMode.HOLD))
+    assert problems == []
+    assert write.data == {"option": "Hold"}
+    await async_apply(hass, [write])
+    assert hass.states.get("input_select.battery_mode").state == "Hold"
+    writes, _ = planned_writes(hass, conf, _decision(BatteryMode.HOLD))
+    assert writes == []  # already there
+
+
+async def test_unsupported_targets_are_problems(hass: HomeAssistant) -> None:
+    """No such option, the wrong kind of entity, a missing one: reported, not written."""
+    conf = {
+        CONF_LOADPOINT_MODE_ENTITY: "input_select.battery_mode",  # has no "pv"
+        CONF_SMART_COST_LIMIT_ENTITY: "sensor.not_a_number_entity",
+        CONF_BATTERY_DISCHARGE_CONTROL_ENTITY: "switch.does_not_exist",
+    }
+    writes, problems = planned_writes(hass, conf, _decision(BatteryMode.NORMAL))
+    assert writes == []
+    assert {p.entity_id: p.error for p in problems} == {
+        "input_select.battery_mode": "option 'pv' is not offered",
+        "sensor.not_a_number_entity": "sensor entities are not supported here",
+        "switch.does_not_exist": "entity not found",
+    }

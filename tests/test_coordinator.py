@@ -14,11 +14,13 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.smartload.const import DOMAIN, STATE_CHANGE_DEBOUNCE_S
 from custom_components.smartload.coordinator import Status
+from custom_components.smartload.inputs import DEFAULT_LOAD_KW
 
 from .conftest import (
     BATTERY_SOC,
     CAR_PLUGGED,
     CAR_SOC,
+    HOUSE,
     NOW,
     PRICE,
     make_entry,
@@ -234,3 +236,41 @@ async def test_recovering_input_triggers_replan(
     assert hass.states.get(STATUS).state == "optimal"
     assert entry.runtime_data.coordinator.data.inputs.battery.soc_kwh == pytest.approx(5.5)
     assert smartload_issues(hass) == {}
+
+
+async def test_feed_in_entity_and_energy_meter(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Feed-in from an entity in ct/kWh; house load from an energy meter's increase."""
+    hass.states.async_set("sensor.feed_in", "7.5", {"unit_of_measurement": "ct/kWh"})
+    hass.states.async_set(HOUSE, "1000.00", {"unit_of_measurement": "kWh"})
+    entry = await setup_entry(
+        hass, make_entry(feed_in_mode="entity", feed_in_entity="sensor.feed_in")
+    )
+    coordinator = entry.runtime_data.coordinator
+    inputs = coordinator.data.inputs
+    assert inputs.export_price_eur_per_kwh.tolist() == pytest.approx([0.075] * 96)
+    assert inputs.load_kw[0] == pytest.approx(DEFAULT_LOAD_KW)  # one reading: the default
+
+    freezer.tick(timedelta(minutes=15))
+    hass.states.async_set(HOUSE, "1000.25", {"unit_of_measurement": "kWh"})
+    await coordinator.async_refresh()
+    assert coordinator.data.inputs.load_kw[0] == pytest.approx(1.0)  # 0.25 kWh in 15 min
+
+
+async def test_unusable_setting_is_an_error_not_a_loop(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A setting the reader cannot use (no battery capacity) is status error, logged once."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, data={k: v for k, v in entry.data.items() if k != "battery_capacity_kwh"}
+    )
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data.coordinator
+    await coordinator.async_refresh()
+    status = hass.states.get(STATUS)
+    assert status.state == "error"
+    assert "battery_capacity_kwh" in status.attributes["reason"]
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1

@@ -209,6 +209,9 @@ async def async_apply(
             )
         except (HomeAssistantError, vol.Invalid, ValueError) as err:
             problems.append(ActuatorProblem(entity_id=write.entity_id, error=str(err) or repr(err)))
+        except Exception as err:  # a broken actuator must not break the cycle
+            _LOGGER.debug("Writing %s failed", write.entity_id, exc_info=True)
+            problems.append(ActuatorProblem(entity_id=write.entity_id, error=repr(err)))
         else:
             done.append(write)
     return done, problems

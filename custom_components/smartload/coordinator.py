@@ -187,6 +187,9 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
                 updated=now,
                 input_problems=err.problems,
             )
+        except Exception as err:  # a setting the reader cannot use: no plan, no traceback loop
+            self._report_actuators([], acting=False)
+            return self._failed(now, None, f"cannot read the inputs: {err!r}", err)
         self._report_inputs(())
 
         try:
@@ -233,7 +236,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
     def _failed(
         self,
         now: datetime,
-        inputs: PlanInput,
+        inputs: PlanInput | None,
         reason: str,
         err: Exception | None,
         plan: Plan | None = None,
