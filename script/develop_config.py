@@ -446,7 +446,14 @@ def configuration(internal_url: str) -> dict[str, Any]:
         "recorder": {"purge_keep_days": 14},
         "logger": {
             "default": "warning",
-            "logs": {"custom_components.smartload": "info"},
+            "logs": {
+                "custom_components.smartload": "info",
+                # a bare machine has no ffmpeg program and no libturbojpeg: two ERRORs with
+                # tracebacks at every start that have nothing to do with SmartLoad
+                "haffmpeg.core": "critical",
+                "haffmpeg.tools": "error",
+                "homeassistant.components.camera.img_util": "critical",
+            },
         },
     }
 
