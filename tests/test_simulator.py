@@ -357,3 +357,15 @@ def test_cli_prints_one_json_object(capfd) -> None:
     for figures in out["strategies"].values():
         assert {"cost_eur", "missed_departures", "short_kwh"} <= set(figures)
     assert out["strategies"]["perfect"]["gap_to_perfect_pct"] == 0.0
+
+
+def test_html_report_has_cost_and_plan_vs_reality(short_replay, tmp_path: Path) -> None:
+    from benchmarks.simulate.report import write_html
+
+    replay, results = short_replay
+    path = tmp_path / "report.html"
+    write_html(path, results, replay, summary(results, replay, 0.0), week_start=0)
+    html = path.read_text(encoding="utf-8")
+    assert "Cumulative cost" in html
+    assert "import planned" in html
+    assert "| perfect |" in html

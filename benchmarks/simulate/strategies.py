@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import functools
 import math
 import time
 
@@ -28,7 +29,7 @@ from custom_components.smartload.planner.model import (
 )
 
 from .engine import Departure, Replay, RunResult, SimState, stored_energy_values
-from .perfect import CarSchedule, solve_perfect
+from .perfect import CarSchedule, solve_perfect, solve_perfect_chunked
 
 type PriceExtender = Callable[..., tuple[np.ndarray, np.ndarray]]
 
@@ -351,8 +352,14 @@ class MpcStrategy:
         return decision
 
 
-def run_perfect(replay: Replay) -> RunResult:
-    """The perfect-foresight bound over the simulated slots (one LP, see ``perfect``)."""
+def run_perfect(
+    replay: Replay, *, chunk_days: float | None = 14.0, overlap_days: float = 3.0
+) -> RunResult:
+    """The perfect-foresight bound over the simulated slots (see ``perfect``).
+
+    ``chunk_days``: solve in chunks of this many days, each looking ``overlap_days`` further
+    (None, or a replay no longer than one chunk: a single LP).
+    """
     a, b = replay.first, replay.last
     cars = tuple(
         CarSchedule(
@@ -367,7 +374,14 @@ def run_perfect(replay: Replay) -> RunResult:
     home = replay.home
     battery_value, car_values = stored_energy_values(replay)
     started = time.perf_counter()
-    sol = solve_perfect(
+    solver = solve_perfect
+    if chunk_days is not None and replay.n_sim > chunk_days * replay.slots_per_day:
+        solver = functools.partial(
+            solve_perfect_chunked,
+            chunk_slots=round(chunk_days * replay.slots_per_day),
+            overlap_slots=round(overlap_days * replay.slots_per_day),
+        )
+    sol = solver(
         home,
         import_price=replay.import_price[a:b],
         export_price=replay.export_price[a:b],
