@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import MappingProxyType
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE
@@ -10,7 +12,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
-from custom_components.smartload.const import CONF_AUTOMATION, DOMAIN, SUBENTRY_VEHICLE
+from custom_components.smartload.const import (
+    CONF_AUTOMATION,
+    CONF_CYCLE_MINUTES,
+    CONF_HORIZON_HOURS,
+    DOMAIN,
+    SUBENTRY_VEHICLE,
+)
 
 from .conftest import CAR_DATA, make_entry, setup_entry
 
@@ -113,3 +121,36 @@ async def test_automation_toggle_does_not_reload(hass: HomeAssistant) -> None:
     assert entry.options[CONF_AUTOMATION] is False
     assert entry.runtime_data.coordinator is coordinator  # same setup: no reload
     assert hass.states.get("switch.smartload_automation").state == "off"
+
+
+async def test_options_flow_change_reloads(hass: HomeAssistant) -> None:
+    """A new horizon from the options flow reloads the entry with the new setting."""
+    entry = await setup_entry(hass, make_entry())
+    coordinator = entry.runtime_data.coordinator
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_HORIZON_HOURS: "24", CONF_CYCLE_MINUTES: 5, CONF_AUTOMATION: True},
+    )
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.coordinator is not coordinator
+    assert entry.runtime_data.coordinator.update_interval == timedelta(minutes=5)
+
+
+async def test_options_flow_automation_only_replans(
+    hass: HomeAssistant, service_calls: list[tuple[str, str, Any]]
+) -> None:
+    """Turning the automation on in the options flow acts at once, without a reload."""
+    entry = await setup_entry(hass, make_entry(automation=False))
+    coordinator = entry.runtime_data.coordinator
+    assert service_calls == []
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_HORIZON_HOURS: "48", CONF_CYCLE_MINUTES: 15, CONF_AUTOMATION: True},
+    )
+    await hass.async_block_till_done()
+    assert entry.runtime_data.coordinator is coordinator
+    assert coordinator.data.acted and service_calls
+    assert hass.states.get("switch.smartload_automation").state == "on"

@@ -33,7 +33,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) ->
     coordinator = SmartLoadCoordinator(hass, entry)
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = SmartLoadData(
-        coordinator=coordinator, vehicles=coordinator.vehicles, setup_shape=_setup_shape(entry)
+        coordinator=coordinator,
+        vehicles=coordinator.vehicles,
+        setup_shape=_setup_shape(entry),
+        automation=coordinator.automation,
     )
     coordinator.async_track_inputs()
     # the home's device first: each car's device is linked to it
@@ -51,6 +54,14 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) -
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: SmartLoadConfigEntry) -> None:
-    """Reload on a change of settings or cars; the automation switch needs no reload."""
-    if _setup_shape(entry) != entry.runtime_data.setup_shape:
+    """Reload on a change of settings or cars (the options flow relies on this listener).
+
+    The automation switch (also an option) needs no reload: it takes effect with a re-plan.
+    """
+    runtime = entry.runtime_data
+    if _setup_shape(entry) != runtime.setup_shape:
         hass.config_entries.async_schedule_reload(entry.entry_id)
+    elif runtime.coordinator.automation != runtime.automation:
+        # switched on: re-plan and act now; switched off: re-plan so the entities say "advise"
+        runtime.automation = runtime.coordinator.automation
+        await runtime.coordinator.async_request_refresh()

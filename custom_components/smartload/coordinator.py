@@ -87,6 +87,7 @@ class SmartLoadData:
     coordinator: SmartLoadCoordinator
     vehicles: tuple[VehicleConfig, ...] = field(default_factory=tuple)
     setup_shape: dict[str, Any] = field(default_factory=dict)  # what a reload is needed for
+    automation: bool = True  # as last seen by the update listener
 
 
 type SmartLoadConfigEntry = ConfigEntry[SmartLoadData]

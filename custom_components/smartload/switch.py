@@ -29,7 +29,7 @@ async def async_setup_entry(
 
 
 class SmartLoadAutomationSwitch(SmartLoadEntity, SwitchEntity):
-    """Persists in the entry's options; turning it on re-plans and acts at once."""
+    """Persists in the entry's options; a change re-plans at once (acting when turned on)."""
 
     @property
     @override
@@ -52,5 +52,4 @@ class SmartLoadAutomationSwitch(SmartLoadEntity, SwitchEntity):
         self.hass.config_entries.async_update_entry(
             entry, options={**entry.options, CONF_AUTOMATION: on}
         )
-        self.async_write_ha_state()
-        await self.coordinator.async_request_refresh()
+        self.async_write_ha_state()  # the update listener re-plans
