@@ -56,6 +56,7 @@ from .const import (
     DEFAULT_VEHICLE_PRIORITY,
     DEFAULT_VEHICLE_TARGET_SOC,
     DEFAULT_WALLBOX_MAX_KW,
+    FEED_IN_ENTITY,
     SLOT,
     SUBENTRY_VEHICLE,
 )
@@ -202,7 +203,7 @@ class InputReader:
         conf = entry_settings(self.entry)
         keys = (CONF_PRICE_ENTITY, CONF_PV_FORECAST_ENTITY)
         found = [conf[k] for k in keys if conf.get(k)]
-        if conf.get(CONF_FEED_IN_MODE) == "entity" and conf.get(CONF_FEED_IN_ENTITY):
+        if conf.get(CONF_FEED_IN_MODE) == FEED_IN_ENTITY and conf.get(CONF_FEED_IN_ENTITY):
             found.append(conf[CONF_FEED_IN_ENTITY])
         return found
 
@@ -317,6 +318,7 @@ class InputReader:
             raise StaleInputsError(tuple(problems))
         assert prices is not None and load_kw is not None and export_price is not None
         import_price, _ = to_slots(prices, start, n)
+        export_limit = conf.get(CONF_GRID_EXPORT_LIMIT_KW)  # 0: a zero-export system
         return PlanInput(
             start=start,
             slot_minutes=int(SLOT.total_seconds() // 60),
@@ -325,7 +327,7 @@ class InputReader:
             load_kw=np.full(n, load_kw),
             pv_kw=pv_kw,
             max_import_kw=float(conf.get(CONF_GRID_IMPORT_LIMIT_KW, DEFAULT_GRID_IMPORT_LIMIT_KW)),
-            max_export_kw=float(conf.get(CONF_GRID_EXPORT_LIMIT_KW) or math.inf),
+            max_export_kw=math.inf if export_limit is None else float(export_limit),
             wallbox_max_kw=float(conf.get(CONF_WALLBOX_MAX_KW, DEFAULT_WALLBOX_MAX_KW)),
             battery=battery,
             vehicles=vehicles,
@@ -336,7 +338,7 @@ class InputReader:
         self, conf: Mapping[str, Any], start: datetime, n: int, problems: list[InputProblem]
     ) -> np.ndarray | None:
         entity_id = conf.get(CONF_FEED_IN_ENTITY)
-        if conf.get(CONF_FEED_IN_MODE) != "entity" or not entity_id:
+        if conf.get(CONF_FEED_IN_MODE) != FEED_IN_ENTITY or not entity_id:
             return np.full(n, float(conf.get(CONF_FEED_IN_PRICE, DEFAULT_FEED_IN_PRICE)))
         if (reading := self._number(entity_id, problems)) is None:
             return None
