@@ -13,7 +13,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.smartload.const import DOMAIN, STATE_CHANGE_DEBOUNCE_S
-from custom_components.smartload.coordinator import Status
+from custom_components.smartload.coordinator import TICK_DELAY, SmartLoadCoordinator, Status
 from custom_components.smartload.inputs import DEFAULT_LOAD_KW
 
 from .conftest import (
@@ -78,7 +78,11 @@ async def test_each_cycle_resolves_from_new_states(
     coordinator = entry.runtime_data.coordinator
     first = coordinator.data
     hass.states.async_set(CAR_SOC, "79", {"unit_of_measurement": "%"})
-    freezer.tick(timedelta(minutes=15, seconds=1))  # the coordinator adds < 1 s of jitter
+    freezer.tick(timedelta(minutes=14, seconds=59))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert coordinator.data is first  # not yet: the cycle runs just after the next slot begins
+    freezer.tick(TICK_DELAY + timedelta(seconds=1))
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
     second = coordinator.data
@@ -274,3 +278,30 @@ async def test_unusable_setting_is_an_error_not_a_loop(
     assert status.state == "error"
     assert "battery_capacity_kwh" in status.attributes["reason"]
     assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
+
+
+async def test_cycles_follow_the_slots(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Started mid-slot (22:07), the next cycle runs at 22:15, the one after at 22:30."""
+    freezer.move_to(NOW + timedelta(minutes=7))
+    entry = await setup_entry(hass, make_entry(automation=False))
+    coordinator = entry.runtime_data.coordinator
+    assert coordinator.data.inputs.start == NOW
+    for minutes in (15, 30):
+        freezer.move_to(NOW + timedelta(minutes=minutes) + TICK_DELAY + timedelta(seconds=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        assert coordinator.data.inputs.start == NOW + timedelta(minutes=minutes)
+        assert coordinator.data.updated > NOW + timedelta(minutes=minutes)
+
+
+def test_next_tick_for_other_cycle_lengths(hass: HomeAssistant) -> None:
+    """A 5-min cycle ticks on the 5-min marks; 15 on the quarter hours."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    coordinator = SmartLoadCoordinator(hass, entry)
+    at = NOW + timedelta(minutes=52, seconds=30)
+    assert coordinator.next_tick(at) == NOW + timedelta(hours=1) + TICK_DELAY
+    hass.config_entries.async_update_entry(entry, options={**entry.options, "cycle_minutes": 5})
+    assert (
+        SmartLoadCoordinator(hass, entry).next_tick(at) == NOW + timedelta(minutes=55) + TICK_DELAY
+    )

@@ -135,7 +135,7 @@ async def test_options_flow_change_reloads(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data.coordinator is not coordinator
-    assert entry.runtime_data.coordinator.update_interval == timedelta(minutes=5)
+    assert entry.runtime_data.coordinator.cycle == timedelta(minutes=5)
 
 
 async def test_options_flow_automation_only_replans(

@@ -38,7 +38,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) ->
         setup_shape=_setup_shape(entry),
         automation=coordinator.automation,
     )
-    coordinator.async_track_inputs()
+    coordinator.async_start()
     # the home's device first: each car's device is linked to it
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **home_device(coordinator)

@@ -21,7 +21,10 @@ from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
-from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.helpers.event import (
+    async_track_point_in_utc_time,
+    async_track_state_change_event,
+)
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
@@ -51,6 +54,7 @@ from .planner.model import Decision, Plan, PlanInput, PlanStatus
 _LOGGER = logging.getLogger(__name__)
 
 ACTUATOR_FAILED = "actuator_failed"  # issue translation key
+TICK_DELAY = timedelta(seconds=5)  # after a slot boundary, so that price sensors have moved on
 
 
 class Status(StrEnum):
@@ -100,14 +104,16 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
 
     def __init__(self, hass: HomeAssistant, config_entry: SmartLoadConfigEntry) -> None:
         """Set up the cycle, the input reader and the state-change debouncer."""
-        minutes = int(config_entry.options.get(CONF_CYCLE_MINUTES, DEFAULT_CYCLE_MINUTES))
         super().__init__(
             hass,
             _LOGGER,
             config_entry=config_entry,
             name=f"{DOMAIN} {config_entry.title}",
-            update_interval=timedelta(minutes=minutes),
+            update_interval=None,  # cycles are aligned to the clock instead (async_start)
             always_update=True,
+        )
+        self.cycle = timedelta(
+            minutes=int(config_entry.options.get(CONF_CYCLE_MINUTES, DEFAULT_CYCLE_MINUTES))
         )
         self.reader = InputReader(hass, config_entry)
         self.vehicles = vehicle_configs(config_entry)
@@ -123,6 +129,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self._logged: set[str] = set()
         self._issues: set[str] = set()
         self._unsub_tracking: Callable[[], None] | None = None
+        self._unsub_tick: Callable[[], None] | None = None
 
     @property
     def _time_zone(self) -> tzinfo:
@@ -139,7 +146,36 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
 
     # -- re-plan on relevant state changes -----------------------------------------------------
     @callback
-    def async_track_inputs(self) -> Callable[[], None]:
+    def async_start(self) -> None:
+        """Re-plan on the clock and (debounced) on relevant state changes."""
+        self._schedule_tick(dt_util.utcnow())
+        self._track_inputs()
+
+    def next_tick(self, now: datetime) -> datetime:
+        """The next cycle: the next multiple of the cycle length in the hour, a little after it.
+
+        With 15 minutes, that is just after each price slot begins (when price sensors have
+        moved on), so the decision for a slot is made at its start, not up to a cycle late.
+        """
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        ticks = (now - hour) // self.cycle + 1
+        return hour + ticks * self.cycle + TICK_DELAY
+
+    @callback
+    def _schedule_tick(self, now: datetime) -> None:
+        self._unsub_tick = async_track_point_in_utc_time(
+            self.hass, self._on_tick, self.next_tick(now)
+        )
+
+    @callback
+    def _on_tick(self, now: datetime) -> None:
+        self._schedule_tick(now)
+        self.config_entry.async_create_background_task(
+            self.hass, self.async_refresh(), name=f"{self.name} cycle"
+        )
+
+    @callback
+    def _track_inputs(self) -> None:
         """Re-plan (debounced) on a plug change, a new forecast or an input that recovers."""
         plugged = set(self.reader.plugged_entities())
         forecasts = set(self.reader.forecast_entities())
@@ -161,11 +197,13 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self._unsub_tracking = async_track_state_change_event(
             self.hass, sorted(plugged | forecasts | values), _changed
         )
-        return self._unsub_tracking
 
     @override
     async def async_shutdown(self) -> None:
-        """Stop listening and cancel a pending debounced re-plan."""
+        """Stop the clock, stop listening and cancel a pending debounced re-plan."""
+        if self._unsub_tick is not None:
+            self._unsub_tick()
+            self._unsub_tick = None
         if self._unsub_tracking is not None:
             self._unsub_tracking()
             self._unsub_tracking = None
