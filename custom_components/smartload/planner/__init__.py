@@ -3,7 +3,7 @@
 Importing this package is cheap: scipy and highspy are imported inside the functions that solve.
 """
 
-from .lp import TerminalValues, plan, terminal_values, validate
+from .lp import TerminalValues, plan, terminal_values, validate, warm_up
 from .model import (
     BatteryInput,
     BatteryMode,
@@ -34,4 +34,5 @@ __all__ = [
     "scenario_to_input",
     "terminal_values",
     "validate",
+    "warm_up",
 ]

@@ -341,6 +341,68 @@ def _big_m(inputs: PlanInput, cars_max_kw: FloatArray) -> tuple[FloatArray, Floa
     )
 
 
+def _coo(values: Any, rows: Any, cols: Any, shape: tuple[int, int]) -> sparse.coo_matrix:
+    from scipy import sparse
+
+    return sparse.coo_matrix((values, (rows, cols)), shape=shape)
+
+
+def _eye(n: int, coef: float | FloatArray = 1.0) -> sparse.coo_matrix:
+    """coef * I_n (coef a scalar or one value per row)."""
+    idx = np.arange(n)
+    return _coo(np.broadcast_to(coef, n), idx, idx, (n, n))
+
+
+def _select(rows: Any, n: int, coef: float | FloatArray = 1.0) -> sparse.coo_matrix:
+    """coef * the rows ``rows`` of I_n (a slot selection)."""
+    rows = np.asarray(rows)
+    m = len(rows)
+    return _coo(np.broadcast_to(coef, m), np.arange(m), rows, (m, n))
+
+
+def _side_by_side(block: sparse.coo_matrix, k: int) -> sparse.coo_matrix:
+    """[block, block, ..., block] (k times), i.e. kron(ones((1, k)), block)."""
+    rows, cols = block.shape
+    shift = np.repeat(np.arange(k) * cols, block.nnz)
+    return _coo(
+        np.tile(block.data, k),
+        np.tile(block.row, k),
+        np.tile(block.col, k) + shift,
+        (rows, k * cols),
+    )
+
+
+def _row_sums(weights: FloatArray, n: int) -> sparse.coo_matrix:
+    """Row k sums the k-th n columns, times weights[k]: kron(diag(weights), ones((1, n)))."""
+    k = len(weights)
+    return _coo(np.repeat(weights, n), np.repeat(np.arange(k), n), np.arange(k * n), (k, k * n))
+
+
+def _assemble(
+    groups: list[tuple[str, dict[str, Any], FloatArray, FloatArray]], lay: _Layout
+) -> tuple[sparse.csc_matrix, dict[str, slice]]:
+    """Stack the row groups' blocks into one matrix (what sparse.bmat does, without its
+    per-block bookkeeping, which costs more than the whole LP build otherwise)."""
+    from scipy import sparse
+
+    rows: dict[str, slice] = {}
+    data, row_idx, col_idx = [], [], []
+    start = 0
+    for name, group, r_lo, _ in groups:
+        for var, block in group.items():
+            coo = block.tocoo()
+            data.append(coo.data)
+            row_idx.append(coo.row + start)
+            col_idx.append(coo.col + lay[var].start)
+        rows[name] = slice(start, start + len(r_lo))
+        start += len(r_lo)
+    matrix = sparse.csc_matrix(
+        (np.concatenate(data), (np.concatenate(row_idx), np.concatenate(col_idx))),
+        shape=(start, lay.size),
+    )
+    return matrix, rows
+
+
 def _build(
     inputs: PlanInput,
     values: TerminalValues,
@@ -360,8 +422,8 @@ def _build(
     bat = inputs.battery
     cars = inputs.vehicles
     n_cars = len(cars)
-    eye = sparse.identity(n, format="csr")
-    diff = sparse.diags([np.ones(n), -np.ones(n - 1)], [0, -1], format="csr")  # x_t - x_(t-1)
+    eye = _eye(n)
+    diff = sparse.diags([np.ones(n), -np.ones(n - 1)], [0, -1], format="coo")  # x_t - x_(t-1)
     first = np.zeros(n)
     first[0] = 1.0
     deps = [_departure(v, n) for v in cars]
@@ -446,7 +508,7 @@ def _build(
     if bat is not None:
         balance |= {"bc": -eye, "bd": eye}
     if n_cars:
-        balance["cc"] = sparse.kron(np.ones((1, n_cars)), -eye)
+        balance["cc"] = _side_by_side(_eye(n, -1.0), n_cars)
     groups.append(("balance", balance, load - pv, load - pv))
     if bat is not None:
         dyn = {
@@ -459,61 +521,49 @@ def _build(
         # A car only charges, so its SoC is soc0 + the running sum of its charge: the SoC at
         # departure (or at the horizon's end) is soc0 + add_k, and no earlier SoC can bind.
         eta = np.array([v.charge_efficiency for v in cars])
-        gain = sparse.diags(-dt * eta) @ sparse.kron(sparse.identity(n_cars), np.ones((1, n)))
+        gain = _row_sums(-dt * eta, n)
         zeros = np.zeros(n_cars)
-        groups.append(("cars", {"add": sparse.identity(n_cars), "cc": gain}, zeros, zeros))
+        groups.append(("cars", {"add": _eye(n_cars), "cc": gain}, zeros, zeros))
         # The wallbox limit, in the slots where the plugged-in cars could exceed it together.
         shared = cc_hi.sum(axis=0) > inputs.wallbox_max_kw
         if n_cars > 1 and shared.any():
             m = int(shared.sum())
-            wallbox = {"cc": sparse.kron(np.ones((1, n_cars)), eye[shared])}
+            wallbox = {"cc": _side_by_side(_select(np.flatnonzero(shared), n), n_cars)}
             cap = np.full(m, inputs.wallbox_max_kw)
             groups.append(("wallbox", wallbox, np.full(m, -np.inf), cap))
     if departing:
         # soc0 + add + short >= target (a car charges only before its departure).
         d = len(departing)
-        pick = sparse.csr_matrix((np.ones(d), (np.arange(d), departing)), shape=(d, n_cars))
+        pick = _select(departing, n_cars)
         rhs = np.array([cars[k].soc_kwh - cars[k].target_soc_kwh for k in departing])
-        target = {"add": -pick, "short": -sparse.identity(d)}
+        target = {"add": -pick, "short": _eye(d, -1.0)}
         groups.append(("target", target, np.full(d, -np.inf), rhs))
     if valued:
         m = len(valued)
-        pick = sparse.csr_matrix((np.ones(m), (np.arange(m), valued)), shape=(m, n_cars))
-        groups.append(
-            ("value", {"g": sparse.identity(m), "add": -pick}, np.full(m, -np.inf), np.zeros(m))
-        )
+        pick = _select(valued, n_cars)
+        groups.append(("value", {"g": _eye(m), "add": -pick}, np.full(m, -np.inf), np.zeros(m)))
     if binaries is not None:
         cars_max = cc_hi.sum(axis=0) if n_cars else np.zeros(n)
         m_imp, m_exp = _big_m(inputs, cars_max)
         if len(sel := binaries.grid):
             m = len(sel)
-            rows_sel = eye[sel]
             neg = np.full(m, -np.inf)
-            z_imp = sparse.diags(-m_imp[sel])
-            z_exp = sparse.diags(m_exp[sel])
-            groups.append(("bin_imp", {"imp": rows_sel, "z": z_imp}, neg, np.zeros(m)))
-            groups.append(("bin_exp", {"exp": rows_sel, "z": z_exp}, neg, m_exp[sel]))
+            # imp_t <= M_imp_t * z_t,  exp_t <= M_exp_t * (1 - z_t)
+            imp_z = {"imp": _select(sel, n), "z": _eye(m, -m_imp[sel])}
+            exp_z = {"exp": _select(sel, n), "z": _eye(m, m_exp[sel])}
+            groups.append(("bin_imp", imp_z, neg, np.zeros(m)))
+            groups.append(("bin_exp", exp_z, neg, m_exp[sel]))
         if bat is not None and len(sel := binaries.battery):
             m = len(sel)
-            rows_sel = eye[sel]
-            ones = sparse.identity(m)
             neg = np.full(m, -np.inf)
             p_c, p_d = bat.max_charge_kw, bat.max_discharge_kw
-            groups.append(("bin_bc", {"bc": rows_sel, "y": -p_c * ones}, neg, np.zeros(m)))
-            groups.append(("bin_bd", {"bd": rows_sel, "y": p_d * ones}, neg, np.full(m, p_d)))
+            # bc_t <= P_c * y_t,  bd_t <= P_d * (1 - y_t)
+            bc_y = {"bc": _select(sel, n), "y": _eye(m, -p_c)}
+            bd_y = {"bd": _select(sel, n), "y": _eye(m, p_d)}
+            groups.append(("bin_bc", bc_y, neg, np.zeros(m)))
+            groups.append(("bin_bd", bd_y, neg, np.full(m, p_d)))
 
-    names = list(lay.slices)
-    blocks = [[group.get(var) for var in names] for _, group, _, _ in groups]
-    # bmat needs a block in every column: give a variable that appears in no row an empty one.
-    for j, var in enumerate(names):
-        if all(row[j] is None for row in blocks):
-            width = lay[var].stop - lay[var].start
-            blocks[0][j] = sparse.csr_matrix((n, width))
-    rows: dict[str, slice] = {}
-    start = 0
-    for name, _, r_lo, _ in groups:
-        rows[name] = slice(start, start + len(r_lo))
-        start += len(r_lo)
+    a, rows = _assemble(groups, lay)
     integrality = None
     if binaries is not None:
         integrality = np.zeros(lay.size)
@@ -525,7 +575,7 @@ def _build(
         departing=tuple(departing),
         c=c,
         const=const,
-        a=sparse.bmat(blocks, format="csc"),
+        a=a,
         row_lo=np.concatenate([g[2] for g in groups]),
         row_hi=np.concatenate([g[3] for g in groups]),
         col_lo=lo,
@@ -562,7 +612,11 @@ class SolverError(RuntimeError):
 def _solve_highspy(prob: _Problem, time_limit_s: float) -> _Solution:
     import highspy
 
-    h = highspy.Highs()
+    # The bare binding: highspy.Highs() adds Python callbacks and prints a banner to stdout at
+    # its first construction (which would corrupt script/bench's JSON). Fall back to it only if
+    # a future highspy no longer has the binding.
+    bare = getattr(getattr(highspy, "_core", None), "_Highs", None)
+    h = bare() if bare is not None else highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     # Small, tight models: presolve costs more than it saves (LP ~30 %, exclusivity MILP ~3x).
@@ -742,6 +796,15 @@ def _leading_run_limit(mask: np.ndarray, price: FloatArray, window: int) -> floa
         return None
     stop = int(np.argmin(mask)) if not mask.all() else len(mask)
     return float(price[:stop].max())
+
+
+def warm_up() -> None:
+    """Import the solver libraries (~1 s on a Pi), e.g. once in an executor job at set-up, so
+    that the first plan's ``solve_ms`` is the solve alone. Never call it in the event loop."""
+    import highspy  # noqa: F401
+    from scipy import sparse  # noqa: F401
+
+    from . import explain  # noqa: F401
 
 
 def plan(inputs: PlanInput, *, solver: str = DEFAULT_SOLVER) -> Plan:
