@@ -9,7 +9,11 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 import pytest
 
 from custom_components.smartload.const import (
@@ -77,6 +81,17 @@ async def test_unload(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
     assert hass.states.get("sensor.smartload_plan_status").state == STATE_UNAVAILABLE
+
+
+async def test_unload_withdraws_repairs(hass: HomeAssistant) -> None:
+    """A repair about an input goes with the entry."""
+    hass.states.async_set("sensor.day_ahead_price", "unavailable")
+    entry = await setup_entry(hass, make_entry())
+    issues = ir.async_get(hass).issues
+    assert [key for (domain, key) in issues if domain == DOMAIN]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not [key for (domain, key) in issues if domain == DOMAIN]
 
 
 async def test_reload_on_new_vehicle(hass: HomeAssistant) -> None:

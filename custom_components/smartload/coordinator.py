@@ -200,7 +200,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
 
     @override
     async def async_shutdown(self) -> None:
-        """Stop the clock, stop listening and cancel a pending debounced re-plan."""
+        """Stop the clock and the listeners, cancel a pending re-plan, withdraw the repairs."""
         if self._unsub_tick is not None:
             self._unsub_tick()
             self._unsub_tick = None
@@ -208,6 +208,9 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             self._unsub_tracking()
             self._unsub_tracking = None
         self.state_debouncer.async_shutdown()
+        for issue_id in self._issues:  # an entry that is gone has nothing to repair
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        self._issues.clear()
         await super().async_shutdown()
 
     # -- one cycle -----------------------------------------------------------------------------
