@@ -47,6 +47,10 @@ from custom_components.smartload.planner.scenario import (  # noqa: E402
 )
 
 FIXTURE = ROOT / "tests" / "fixtures" / "scenarios" / "de-2024-08-04-48h-2cars.json"
+NEGATIVE_DAYS = (
+    "de-2024-05-12-24h-negative-prices-battery-2cars.json",
+    "de-2024-05-12-24h-raw-spot-negative-battery-2cars.json",
+)
 HORIZONS_H = (24, 48)
 CAR_COUNTS = (1, 3, 5)
 RUNS = 40
@@ -148,46 +152,54 @@ def bench_plans() -> list[dict[str, Any]]:
     return records
 
 
+def _interleaved(cases: dict[str, Callable[[], Any]], runs: int) -> dict[str, dict[str, float]]:
+    """Wall and CPU medians/p95 of several callables, run in turns (fair on a busy machine)."""
+    for fn in cases.values():
+        fn()
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, fn in cases.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append((time.perf_counter() - t0) * 1000.0)
+            cpu[name].append((time.process_time() - c0) * 1000.0)
+    return {
+        name: {
+            "p50_ms": round(float(np.percentile(wall[name], 50)), 2),
+            "p95_ms": round(float(np.percentile(wall[name], 95)), 2),
+            "cpu_p50_ms": round(float(np.percentile(cpu[name], 50)), 2),
+        }
+        for name in cases
+    }
+
+
 def bench_solvers(horizon_h: int = 48, n_cars: int = 3) -> list[dict[str, Any]]:
-    """The solve alone, by backend, on one model (the LP and an all-binaries MILP)."""
+    """The solve alone, by backend, on one model (the LP and an all-binaries MILP), and whole
+    plans on the real negative-price days (LP -> MILP where tempted -> LP with fixed directions)."""
     inputs = synthetic_input(horizon_h, n_cars)
     values = lp.terminal_values(inputs)
     model = lp._build(inputs, values)
-    n = inputs.n_slots
-    every = np.arange(n)
+    every = np.arange(inputs.n_slots)
     mip = lp._build(inputs, values, binaries=lp._Binaries(every, every))
-    cases = (
-        ("lp", "highspy", model),
-        ("lp", "scipy.linprog", model),
-        ("milp_all_slots", "highspy", mip),
-        ("milp_all_slots", "scipy.milp", mip),
-    )
-    records = []
-    for kind, name, problem in cases:
-        solve = lp.SOLVERS[name.split(".")[0]]
-        times = _times_ms(lambda solve=solve, problem=problem: solve(problem, 60.0), runs=20)
-        records.append(
-            {
-                "horizon_h": horizon_h,
-                "cars": n_cars,
-                "problem": kind,
-                "solver": name,
-                "rows": problem.a.shape[0],
-                "cols": problem.a.shape[1],
-                "p50_ms": round(float(np.percentile(times, 50)), 2),
-                "p95_ms": round(float(np.percentile(times, 95)), 2),
-            }
-        )
-    build = _times_ms(lambda: lp._build(inputs, values), runs=20)
-    records.append(
-        {
-            "horizon_h": horizon_h,
-            "cars": n_cars,
-            "problem": "build",
-            "p50_ms": round(float(np.percentile(build, 50)), 2),
-            "p95_ms": round(float(np.percentile(build, 95)), 2),
+    size = {"horizon_h": horizon_h, "cars": n_cars}
+    records: list[dict[str, Any]] = []
+    build = _interleaved({"build": lambda: lp._build(inputs, values)}, runs=20)
+    records.append(size | {"problem": "build"} | build["build"])
+    for kind, problem, runs in (("lp", model, 30), ("milp_all_slots", mip, 5)):
+        cases = {
+            name: (lambda name=name, problem=problem: lp.SOLVERS[name](problem, 60.0))
+            for name in lp.SOLVERS
         }
-    )
+        shape = {"rows": problem.a.shape[0], "cols": problem.a.shape[1]}
+        for name, stats in _interleaved(cases, runs).items():
+            records.append(size | {"problem": kind, "solver": name} | shape | stats)
+    for fixture in NEGATIVE_DAYS:
+        day = scenario_to_input(json.loads((FIXTURE.parent / fixture).read_text()))
+        cases = {n: (lambda n=n, day=day: lp.plan(day, solver=n)) for n in lp.SOLVERS}
+        for name, stats in _interleaved(cases, runs=10).items():
+            scenario = fixture.removesuffix(".json")
+            records.append({"scenario": scenario, "problem": "plan", "solver": name} | stats)
     return records
 
 
