@@ -15,6 +15,8 @@ Model (slot ``t`` of ``N``, length ``dt`` hours; every variable a named slice of
 
     minimise    sum_t dt*(p_in*imp - p_out*exp + wear*(bc + bd))
                 + penalty * sum_k short_k - v_bat*(bs_(N-1) - soc0) - sum_k v_k*g_k
+                (+ a 1e-6 EUR/kWh tie-break on car charging: at equal prices earlier, and the
+                higher-priority car first)
 
 A car only charges, and only inside its window, so its SoC is ``soc0_k`` plus the running sum of
 ``dt*eta_k*cc_k``: its SoC at departure (or at the horizon's end) is ``soc0_k + add_k`` and no
@@ -22,9 +24,11 @@ earlier SoC can bind. Its dynamics therefore collapse into one row (the SoC arra
 sum); the battery, which also discharges, keeps one dynamics row per slot. The wallbox rows exist
 only in the slots where the plugged-in cars could exceed the wallbox together.
 
-The constraint matrix is assembled from ``scipy.sparse`` blocks (identity, the difference operator
-``D = I - shift``) sized by the horizon; nothing loops over slots. A departure target that cannot be
-met is absorbed by ``short_k`` (penalised), so the problem is never infeasible because of a car.
+The constraint matrix is assembled from ``scipy.sparse`` blocks sized by the horizon (identities,
+the difference operator ``D = I - shift``, slot selections, ``[I, I, ...]`` for the cars), one dict
+``{variable: block}`` per row group, stacked in one go (``_assemble``); nothing loops over slots.
+A departure target that cannot be met is absorbed by ``short_k`` (penalised), so the problem is
+never infeasible because of a car.
 
 Terminal value (what makes a rolling plan pay). With ``settings.terminal_value_eur_per_kwh`` set,
 every stored kWh (battery and car) is worth that much at the horizon's end (0.0: scenario mode).
@@ -55,28 +59,39 @@ in the tempted slots (``p_in < p_out``, ``min(p_in, p_out) <= 0``) and wherever 
 overlapped, the MILP is solved, and the LP is re-solved with those directions fixed to obtain the
 duals. ``settings.enforce_exclusivity`` toggles this.
 
-Solvers measured here (2-core machine; 48 h, battery + 3 cars, 2,131 columns, ``script/bench
---solvers``; median ms of the solve alone, model building excluded):
+Solvers, measured with ``script/bench --solvers`` on the 2-core dev machine while other jobs ran
+(backends interleaved; 48 h x 15 min, battery + 3 cars: 478 rows x 1,544 columns; CPU ms median,
+wall ms median in brackets):
 
-    =================================  ========  =========================================
-    backend                            p50 ms    note
-    =================================  ========  =========================================
-    highspy (direct HighsLp)           see the   used: no input validation/conversion layer
-    scipy.optimize.linprog (HiGHS)     module    ~2x the direct call on this size
-    scipy.optimize.milp (all binaries) constant  exclusivity binaries in every slot
-    =================================  ========  =========================================
+    model build (sparse blocks)                        2.8   (2.8)
+    LP, highspy (bare HighsLp, presolve off)           8.1  (15.9)   <- used
+    LP, scipy.optimize.linprog (HiGHS)                13.1  (24.6)
+    MILP, binaries in all 192 slots, highspy           677  (1017)
+    MILP, binaries in all 192 slots, scipy milp        613   (889)
+    whole plan, real negative-price day (24 h, battery + 2 cars; LP, MILP on the 8-28 tempted
+    slots, fixed LP, explanations): highspy 73-85 (117-122), scipy 80-88 (118-138)
 
-(The figures are in ``SOLVER_TIMINGS_MS`` below and the report; rerun ``script/bench --solvers``.)
+So the direct highspy call is ~1.6x faster than linprog for the LP (no conversion and checking
+layer), exclusivity binaries everywhere would cost ~80x the LP, and binaries only where the LP is
+tempted cost ~10x the LP, on the few days that need them. HiGHS' presolve is off: it costs more
+than it saves on these small models (LP ~30 %, MILP ~3x). Warm-starting the MILP with a
+direction-fixing heuristic did not help (HiGHS finds the optimum at its root node anyway).
 
 Duals: ``battery_value_eur_per_kwh[t]`` and each ``VehiclePlan.value_eur_per_kwh[t]`` are the
 marginal value of one more kWh stored at the end of slot ``t`` (minus the dual of that slot's SoC
-dynamics row), taken from the final LP (after a MILP: the LP with the binaries fixed).
+dynamics row), taken from the final LP (after a MILP: the LP with the binaries fixed). A car's
+value is the same in every slot before its departure (a kWh added at any time before counts
+alike) and 0 after it.
 
 Price limits: for the battery and each car, the highest import price among the slots in which the
 plan charges it from the grid, over the run of such slots that starts *now* (slot 0), at most
 ``settings.price_limit_window_h`` hours; None when the plan does not charge it from the grid now.
 evcc's limit acts immediately (charge while price <= limit), and the plan is re-solved every cycle,
 so a limit covering a later run would make evcc charge now, against the plan.
+
+SoC limits: a battery below its minimum SoC now (or above its maximum) is allowed to stay there
+but never goes further out (floor ``min(min_soc, soc0)``); this keeps the LP feasible whatever the
+grid limits are. ``end_soc_min`` applies as far as the battery's charge power can reach it.
 
 Battery mode per slot: CHARGE when the battery takes grid energy (it charges more than the PV
 surplus left after load and cars, while the house imports); HOLD when it deliberately does not
@@ -123,10 +138,6 @@ SHORTFALL_TOL = 1e-4
 _TIE_EUR_PER_KWH = 1e-6
 # Exclusivity rounds: MILP + fixed LP, repeated only if an overlap appears in a new slot.
 _MAX_EXCLUSIVITY_ROUNDS = 3
-
-# Measured medians (ms) of the solve alone, 48 h x battery + 3 cars; see the module docstring.
-SOLVER_TIMINGS_MS: dict[str, float] = {}
-
 
 # --------------------------------------------------------------------------------------------
 # Input validation
