@@ -88,6 +88,10 @@ class PlannerSettings:
     terminal_vehicle_price_quantile: float = 0.25
     # Price limits cover the grid-charging run that starts now, at most this many hours.
     price_limit_window_h: float = 12.0
+    # Cost of curtailing one kWh of PV: the inverter limits feed-in when the export limit would
+    # be exceeded. A high cost keeps it to what physics forces. None: PV cannot be curtailed
+    # (the benchmark scenario mode, whose answers have no curtailment).
+    pv_curtailment_eur_per_kwh: float | None = 1.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -176,6 +180,7 @@ class Plan:
     why: tuple[Why, ...]  # one per slot
     price_estimated: BoolArray
     message: str = ""  # for fallback/error: what went wrong
+    pv_curtailed_kw: FloatArray | None = None  # PV the plan curtails per slot (None: none)
 
     @property
     def n_slots(self) -> int:
