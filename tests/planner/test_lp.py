@@ -308,6 +308,25 @@ def test_zero_and_negative_prices_with_a_simple_home() -> None:
     assert result.battery_soc_kwh.max() == pytest.approx(1.0)
 
 
+def test_pv_beyond_the_export_limit_is_curtailed() -> None:
+    """9 kW of surplus, 5 kW export limit, nowhere else to go: 4 kW curtailed, not infeasible."""
+    inputs = home([0.30] * 4, load=1.0, pv=10.0, export=0.08, max_export_kw=5.0)
+    result = lp.plan(dataclasses.replace(inputs, settings=PlannerSettings()))
+    assert result.status is PlanStatus.OPTIMAL
+    assert result.pv_curtailed_kw is not None
+    np.testing.assert_allclose(result.pv_curtailed_kw, 4.0, atol=TOL)
+    np.testing.assert_allclose(result.grid_export_kw, 5.0, atol=TOL)
+    # with a battery, the surplus goes there first
+    battery = ideal_battery(capacity_kwh=10.0, max_soc_kwh=10.0, max_charge_kw=3.0)
+    stored = lp.plan(dataclasses.replace(inputs, battery=battery, settings=PlannerSettings()))
+    assert stored.pv_curtailed_kw is not None
+    np.testing.assert_allclose(stored.pv_curtailed_kw, 1.0, atol=TOL)
+    # scenario mode has no curtailment: no plan can balance this, the fallback stands in
+    assert lp.plan(inputs).status is PlanStatus.OPTIMAL  # ZERO settings still allow it
+    strict = dataclasses.replace(inputs, settings=PlannerSettings(pv_curtailment_eur_per_kwh=None))
+    assert lp.plan(strict).status is PlanStatus.FALLBACK
+
+
 # --- end of horizon ---------------------------------------------------------------------
 
 

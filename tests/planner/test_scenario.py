@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from benchmarks import bench
 from custom_components.smartload.planner.lp import plan
-from custom_components.smartload.planner.model import PlanStatus
+from custom_components.smartload.planner.model import PlannerSettings, PlanStatus
 from custom_components.smartload.planner.scenario import (
     check_answer,
     plan_to_answer,
@@ -198,3 +199,88 @@ def test_bench_synthetic_inputs_are_deterministic() -> None:
     np.testing.assert_array_equal(a.import_price_eur_per_kwh, b.import_price_eur_per_kwh)
     assert a.vehicles == b.vehicles
     assert plan(a).status is PlanStatus.OPTIMAL
+
+
+def random_scenario(seed: int) -> dict[str, Any]:
+    """A random but plausible home (negative prices, weak grids, odd windows included)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([8, 24, 96, 192]))
+    spot = rng.normal(0.08, 0.08, n) - (0.15 if rng.random() < 0.3 else 0.0)
+    tariff = rng.random() < 0.5
+    import_price = (spot + 0.165) * 1.19 if tariff else spot
+    export_price = np.full(n, 0.0796) if tariff else spot
+    battery = None
+    if rng.random() < 0.8:
+        cap = float(rng.uniform(3, 15))
+        lo, hi = sorted(rng.uniform(0, cap, 2))
+        battery = {
+            "capacity_kwh": cap,
+            "soc_kwh": float(rng.uniform(0, cap)),
+            "min_soc_kwh": float(lo),
+            "max_soc_kwh": float(hi),
+            "max_charge_kw": float(rng.uniform(1, 6)),
+            "max_discharge_kw": float(rng.uniform(1, 6)),
+            "charge_efficiency": float(rng.uniform(0.85, 1.0)),
+            "discharge_efficiency": float(rng.uniform(0.85, 1.0)),
+            "end_soc_min_kwh": float(rng.uniform(0, hi)),
+        }
+    vehicles = []
+    for k in range(int(rng.integers(0, 4))):
+        cap = float(rng.uniform(30, 90))
+        plugged = int(rng.integers(0, n))
+        departure = None if rng.random() < 0.3 else int(rng.integers(0, n + 5))
+        vehicles.append(
+            {
+                "name": f"car{k}",
+                "capacity_kwh": cap,
+                "soc_kwh": float(rng.uniform(0, cap)),
+                "target_soc_kwh": float(rng.uniform(0, cap)),
+                "max_charge_kw": float(rng.choice([3.7, 7.4, 11.0])),
+                "charge_efficiency": 0.9,
+                "plugged_from_slot": plugged,
+                "departure_slot": departure,
+            }
+        )
+    return {
+        "name": f"random-{seed}",
+        "start": "2024-06-01T00:00:00+02:00",
+        "slot_minutes": 15,
+        "import_price": import_price.tolist(),
+        "export_price": export_price.tolist(),
+        "load_kw": rng.uniform(0.1, 3.0, n).tolist(),
+        "pv_kw": np.clip(rng.normal(2, 3, n), 0, None).tolist(),
+        "grid": {"max_import_kw": 30.0, "max_export_kw": float(rng.choice([5.0, 10.0, 30.0]))},
+        "battery": battery,
+        "wallbox": {"max_kw": 11.0},
+        "vehicles": vehicles,
+    }
+
+
+def _feasible_without_curtailment(scenario: dict[str, Any]) -> bool:
+    surplus = np.asarray(scenario["pv_kw"]) - np.asarray(scenario["load_kw"])
+    return bool(surplus.max() <= scenario["grid"]["max_export_kw"])
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_homes_give_correct_physical_answers(seed: int) -> None:
+    """Scenario mode (no curtailment): correct answers wherever the export limit allows."""
+    scenario = random_scenario(seed)
+    result = plan(scenario_to_input(scenario))
+    if result.status is PlanStatus.FALLBACK:
+        # only where PV surplus beyond the export limit may have nowhere to go
+        assert not _feasible_without_curtailment(scenario), result.message
+        return
+    assert check_answer(scenario, plan_to_answer(result)) == []
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_homes_in_product_mode(seed: int) -> None:
+    """Derived terminal values and curtailment allowed: always a plan, always physical."""
+    scenario = random_scenario(seed)
+    inputs = dataclasses.replace(scenario_to_input(scenario), settings=PlannerSettings())
+    result = plan(inputs)
+    assert result.status in (PlanStatus.OPTIMAL, PlanStatus.SHORTFALL), result.message
+    used = dict(scenario)
+    if result.pv_curtailed_kw is not None:
+        used["pv_kw"] = (np.asarray(scenario["pv_kw"]) - result.pv_curtailed_kw).tolist()
+    assert check_answer(used, plan_to_answer(result)) == []

@@ -11,7 +11,8 @@ Model (slot ``t`` of ``N``, length ``dt`` hours; every variable a named slice of
     bounds      0 <= imp <= max_import, 0 <= exp <= max_export, 0 <= bc <= P_c, 0 <= bd <= P_d,
                 min_soc <= bs <= max_soc, bs_(N-1) >= end_soc_min, 0 <= cc_k <= P_k inside the
                 plug-in window (plugged_from_slot <= t < departure_slot), else 0,
-                0 <= add_k <= capacity_k - soc0_k
+                0 <= add_k <= capacity_k - soc0_k, 0 <= cur_t <= pv_t (curtailed PV, where
+                allowed: it enters the balance as -cur_t, costs pv_curtailment_eur_per_kwh)
 
     minimise    sum_t dt*(p_in*imp - p_out*exp + wear*(bc + bd))
                 + penalty * sum_k short_k - v_bat*(bs_(N-1) - soc0) - sum_k v_k*g_k
@@ -189,6 +190,9 @@ def validate(inputs: PlanInput) -> None:
     for name in ("terminal_battery_price_quantile", "terminal_vehicle_price_quantile"):
         _check(0.0 <= getattr(s, name) <= 1.0, f"{name} must be within [0, 1]")
     _check(s.price_limit_window_h > 0, "price_limit_window_h must be positive")
+    if s.pv_curtailment_eur_per_kwh is not None:
+        _finite("pv_curtailment_eur_per_kwh", s.pv_curtailment_eur_per_kwh)
+        _check(s.pv_curtailment_eur_per_kwh >= 0, "pv_curtailment_eur_per_kwh must be >= 0")
     if (b := inputs.battery) is not None:
         _validate_battery(b)
     names = [v.name for v in inputs.vehicles]
@@ -457,6 +461,9 @@ def _build(
         lay.add("short", len(departing))  # shortfall at departure (kWh)
     if valued:
         lay.add("g", len(valued))  # added energy that carries the terminal value (kWh)
+    curtail_cost = inputs.settings.pv_curtailment_eur_per_kwh
+    if curtail_cost is not None and pv.max() > 0:
+        lay.add("cur", n)  # curtailed PV (kW)
     if binaries is not None:
         lay.add("z", len(binaries.grid))  # 1: the meter may import, 0: it may export
         lay.add("y", len(binaries.battery))  # 1: the battery may charge, 0: it may discharge
@@ -503,6 +510,9 @@ def _build(
     if valued:
         c[lay["g"]] = [-values.vehicle_eur_per_kwh[k] for k in valued]
         hi[lay["g"]] = [caps[k] for k in valued]
+    if "cur" in lay:
+        c[lay["cur"]] = curtail_cost * dt
+        hi[lay["cur"]] = pv
     if fix is not None:
         hi[lay["imp"]][fix.no_import] = 0.0
         hi[lay["exp"]][fix.no_export] = 0.0
@@ -520,6 +530,8 @@ def _build(
         balance |= {"bc": -eye, "bd": eye}
     if n_cars:
         balance["cc"] = _side_by_side(_eye(n, -1.0), n_cars)
+    if "cur" in lay:
+        balance["cur"] = -eye  # PV used = pv - cur
     groups.append(("balance", balance, load - pv, load - pv))
     if bat is not None:
         dyn = {
@@ -910,6 +922,9 @@ def _to_plan(inputs: PlanInput, prob: _Problem, sol: _Solution) -> Plan:
             )
         )
     cars_kw = np.sum(car_kw, axis=0) if car_kw else np.zeros(n)
+    curtailed = np.clip(x[lay["cur"]], 0.0, pv) if "cur" in lay else None
+    if curtailed is not None:
+        pv = pv - curtailed  # what the plan uses of the PV
 
     # Grid flows from the balance, exactly; physical (netted) when exclusivity is enforced.
     net = load + bc + cars_kw - pv - bd
@@ -974,4 +989,5 @@ def _to_plan(inputs: PlanInput, prob: _Problem, sol: _Solution) -> Plan:
         solve_ms=0.0,
         why=(),
         price_estimated=estimated,
+        pv_curtailed_kw=curtailed,
     )

@@ -1,7 +1,8 @@
 """Benchmark scenarios (``../shared/bench/README.md``): read one, answer it, check an answer.
 
 Scenario mode plans the horizon's grid cost alone: no terminal value, no wear cost, shortfall
-penalised at 10 EUR/kWh, so that answers from different planners are comparable.
+penalised at 10 EUR/kWh, PV never curtailed (the answer format has no curtailment), so that
+answers from different planners are comparable.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def scenario_to_input(scenario: Mapping[str, Any]) -> PlanInput:
             settings=PlannerSettings(
                 shortfall_penalty_eur_per_kwh=SCENARIO_SHORTFALL_PENALTY_EUR_PER_KWH,
                 terminal_value_eur_per_kwh=0.0,
+                pv_curtailment_eur_per_kwh=None,  # the answer format has no curtailment
             ),
         )
     except (KeyError, TypeError) as err:
