@@ -11,8 +11,9 @@ Model (slot ``t`` of ``N``, length ``dt`` hours; every variable a named slice of
     bounds      0 <= imp <= max_import, 0 <= exp <= max_export, 0 <= bc <= P_c, 0 <= bd <= P_d,
                 min_soc <= bs <= max_soc, bs_(N-1) >= end_soc_min, 0 <= cc_k <= P_k inside the
                 plug-in window (plugged_from_slot <= t < departure_slot), else 0,
-                0 <= add_k <= capacity_k - soc0_k, 0 <= cur_t <= pv_t (curtailed PV, where
-                allowed: it enters the balance as -cur_t, costs pv_curtailment_eur_per_kwh)
+                0 <= add_k <= capacity_k - soc0_k, 0 <= cur_t <= pv_t (curtailed PV, only in
+                slots where it can be needed or pay: it enters the balance as -cur_t and costs
+                pv_curtailment_eur_per_kwh; not at all in scenario mode)
 
     minimise    sum_t dt*(p_in*imp - p_out*exp + wear*(bc + bd))
                 + penalty * sum_k short_k - v_bat*(bs_(N-1) - soc0) - sum_k v_k*g_k
@@ -343,6 +344,20 @@ def _departure(v: VehicleInput, n: int) -> int | None:
     return v.departure_slot if v.departure_slot is not None and v.departure_slot <= n else None
 
 
+def _curtailment_slots(inputs: PlanInput) -> np.ndarray:
+    """Slots where curtailing PV can be needed or pay: the surplus over the load could exceed
+    the export limit, or exporting costs more than curtailing. Elsewhere exporting all of the
+    surplus is always feasible and cheaper, so no curtailment column is needed there."""
+    cost = inputs.settings.pv_curtailment_eur_per_kwh
+    if cost is None:
+        return np.zeros(0, dtype=np.int64)
+    pv = np.asarray(inputs.pv_kw, dtype=np.float64)
+    load = np.asarray(inputs.load_kw, dtype=np.float64)
+    p_out = np.asarray(inputs.export_price_eur_per_kwh, dtype=np.float64)
+    need = (pv > 0) & ((pv - load > inputs.max_export_kw) | (p_out < -cost))
+    return np.flatnonzero(need)
+
+
 def _big_m(inputs: PlanInput, cars_max_kw: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Per slot, the most the meter can import (with no export) and export (with no import)."""
     load = np.asarray(inputs.load_kw, dtype=np.float64)
@@ -461,9 +476,9 @@ def _build(
         lay.add("short", len(departing))  # shortfall at departure (kWh)
     if valued:
         lay.add("g", len(valued))  # added energy that carries the terminal value (kWh)
-    curtail_cost = inputs.settings.pv_curtailment_eur_per_kwh
-    if curtail_cost is not None and pv.max() > 0:
-        lay.add("cur", n)  # curtailed PV (kW)
+    curtail = _curtailment_slots(inputs)
+    if len(curtail):
+        lay.add("cur", len(curtail))  # curtailed PV (kW) in those slots
     if binaries is not None:
         lay.add("z", len(binaries.grid))  # 1: the meter may import, 0: it may export
         lay.add("y", len(binaries.battery))  # 1: the battery may charge, 0: it may discharge
@@ -511,8 +526,8 @@ def _build(
         c[lay["g"]] = [-values.vehicle_eur_per_kwh[k] for k in valued]
         hi[lay["g"]] = [caps[k] for k in valued]
     if "cur" in lay:
-        c[lay["cur"]] = curtail_cost * dt
-        hi[lay["cur"]] = pv
+        c[lay["cur"]] = (inputs.settings.pv_curtailment_eur_per_kwh or 0.0) * dt
+        hi[lay["cur"]] = pv[curtail]
     if fix is not None:
         hi[lay["imp"]][fix.no_import] = 0.0
         hi[lay["exp"]][fix.no_export] = 0.0
@@ -531,7 +546,7 @@ def _build(
     if n_cars:
         balance["cc"] = _side_by_side(_eye(n, -1.0), n_cars)
     if "cur" in lay:
-        balance["cur"] = -eye  # PV used = pv - cur
+        balance["cur"] = _select(curtail, n, -1.0).T  # PV used = pv - cur
     groups.append(("balance", balance, load - pv, load - pv))
     if bat is not None:
         dyn = {
@@ -922,8 +937,11 @@ def _to_plan(inputs: PlanInput, prob: _Problem, sol: _Solution) -> Plan:
             )
         )
     cars_kw = np.sum(car_kw, axis=0) if car_kw else np.zeros(n)
-    curtailed = np.clip(x[lay["cur"]], 0.0, pv) if "cur" in lay else None
-    if curtailed is not None:
+    curtailed = None
+    if "cur" in lay:
+        curtailed = np.zeros(n)
+        curtailed[_curtailment_slots(inputs)] = x[lay["cur"]]
+        curtailed = np.clip(curtailed, 0.0, pv)
         pv = pv - curtailed  # what the plan uses of the PV
 
     # Grid flows from the balance, exactly; physical (netted) when exclusivity is enforced.
