@@ -143,6 +143,21 @@ def test_hold_keeps_the_battery_for_the_expensive_slot() -> None:
     assert result.battery_mode[2] is BatteryMode.NORMAL
 
 
+def test_empty_battery_is_normal_not_hold() -> None:
+    """At its minimum the battery cannot discharge anyway: nothing is held deliberately."""
+    result = lp.plan(home([0.30, 0.30], load=2.0, battery=ideal_battery(soc_kwh=0.0)))
+    assert result.battery_mode == (BatteryMode.NORMAL, BatteryMode.NORMAL)
+
+
+def test_car_on_pv_surplus_has_no_grid_price_limit() -> None:
+    pv = [6.0, 0.0, 0.0, 0.0]
+    vehicle = car(target_soc_kwh=11.0, departure_slot=4)
+    result = lp.plan(home([0.30, 0.30, 0.10, 0.40], pv=pv, export=0.08, vehicles=(vehicle,)))
+    kia = result.vehicles[0]
+    assert charging_slots(kia.charge_kw) == {0}  # PV at 8 ct beats the grid at 10 ct
+    assert kia.price_limit_eur_per_kwh is None  # not from the grid
+
+
 def test_battery_value_is_the_dual_of_its_soc_dynamics() -> None:
     """The marginal value of a stored kWh now equals the objective's sensitivity to SoC now."""
     inputs = dataclasses.replace(
@@ -174,7 +189,7 @@ def test_departure_met_in_the_cheapest_slots_before_departure() -> None:
     assert kia.shortfall_kwh == 0.0
     assert kia.price_limit_eur_per_kwh is None  # not charging now
     # a kWh more in the car saves the dearest kWh bought (slot 4 at 0.12)
-    assert kia.value_eur_per_kwh[0] == pytest.approx(0.12, abs=1e-4)
+    assert kia.value_eur_per_kwh[0] == pytest.approx(0.12, abs=1e-4)  # (+ the tie-break)
     assert np.all(kia.value_eur_per_kwh[6:] == 0.0)  # gone after departure
 
 
@@ -294,7 +309,8 @@ def test_negative_price_day_is_physical(fixture: str) -> None:
     # the physical plan can only cost more than the relaxation (the relaxation is a bound)
     assert exact.objective_eur >= relaxed.objective_eur - 1e-6
     # scenario mode (no terminal value, targets met): what was optimised is what the flows cost
-    assert exact.objective_eur == pytest.approx(exact.cost_eur, abs=1e-3)
+    # (up to the cars' tie-break, ~0.2 ct here)
+    assert exact.objective_eur == pytest.approx(exact.cost_eur, abs=5e-3)
     # and its duals come from the LP re-solved with the directions fixed
     assert np.any(exact.battery_value_eur_per_kwh != 0.0)
 

@@ -17,8 +17,9 @@ Model (slot ``t`` of ``N``, length ``dt`` hours; every variable a named slice of
 
     minimise    sum_t dt*(p_in*imp - p_out*exp + wear*(bc + bd))
                 + penalty * sum_k short_k - v_bat*(bs_(N-1) - soc0) - sum_k v_k*g_k
-                (+ a 1e-6 EUR/kWh tie-break on car charging: at equal prices earlier, and the
-                higher-priority car first)
+                (+ a tie-break of 1e-5 EUR/kWh x (priority + t/N) on car charging: the
+                higher-priority car first; earlier slots first where the solver's tolerances
+                can see the difference, i.e. short horizons only)
 
 A car only charges, and only inside its window, so its SoC is ``soc0_k`` plus the running sum of
 ``dt*eta_k*cc_k``: its SoC at departure (or at the horizon's end) is ``soc0_k + add_k`` and no
@@ -135,9 +136,9 @@ _LOGGER = logging.getLogger(__name__)
 FLOW_TOL = 1e-6
 # Shortfall below this (kWh) is solver noise, not a missed target.
 SHORTFALL_TOL = 1e-4
-# Tie-break (EUR/kWh, far below any real price difference): at equal prices charge a car early
-# (robust against forecast errors) and the higher-priority car first.
-_TIE_EUR_PER_KWH = 1e-6
+# Tie-break (EUR/kWh, far below any real price difference, above HiGHS' 1e-7 dual tolerance
+# per priority step): at equal prices the higher-priority car first (and early, where visible).
+_TIE_EUR_PER_KWH = 1e-5
 # Exclusivity rounds: MILP + fixed LP, repeated only if an overlap appears in a new slot.
 _MAX_EXCLUSIVITY_ROUNDS = 3
 
@@ -517,7 +518,7 @@ def _build(
             end = n if deps[k] is None else deps[k]
             window = (slots >= v.plugged_from_slot) & (slots < end)
             cc_hi[k] = np.where(window, min(v.max_charge_kw, inputs.wallbox_max_kw), 0.0)
-            cc_c[k] = _TIE_EUR_PER_KWH * dt * (1.0 + slots / n + v.priority)
+            cc_c[k] = _TIE_EUR_PER_KWH * dt * (v.priority + slots / n)
         hi[lay["add"]] = [v.capacity_kwh - v.soc_kwh for v in cars]  # SoC <= capacity
     if departing:
         c[lay["short"]] = inputs.settings.shortfall_penalty_eur_per_kwh
