@@ -124,7 +124,6 @@ from .model import (
     PlanStatus,
     VehicleInput,
     VehiclePlan,
-    Why,
 )
 
 if TYPE_CHECKING:
@@ -847,10 +846,13 @@ def warm_up() -> None:
 
 
 def plan(inputs: PlanInput, *, solver: str = DEFAULT_SOLVER) -> Plan:
-    """Solve the planning LP for ``inputs`` and return the plan with its explanations.
+    """Solve the planning LP for ``inputs`` and return the plan with one ``why`` per slot.
 
-    Raises ValueError for inconsistent inputs. A solver failure or time-out returns the rule-based
-    fallback plan (``planner.fallback``) instead.
+    Raises ValueError for inconsistent inputs (nothing is solved). A solver failure, time-out
+    (``settings.time_limit_s``) or error in the solve returns the rule-based fallback plan
+    (``planner.fallback``, status FALLBACK, the reason in ``message``) instead. ``solve_ms``
+    counts model building, solving and outputs; the explanations come after. Blocking (tens of
+    ms, more on negative-price days): call it in an executor job, never in the event loop.
     """
     validate(inputs)
     t0 = time.perf_counter()
@@ -860,29 +862,13 @@ def plan(inputs: PlanInput, *, solver: str = DEFAULT_SOLVER) -> Plan:
         result = _to_plan(inputs, prob, sol)
     except Exception as err:  # any solver failure must end in the safe fallback
         _LOGGER.debug("Planner solve failed", exc_info=True)
-        return _fallback(inputs, f"{type(err).__name__}: {err}")
-    result = dataclasses.replace(result, solve_ms=(time.perf_counter() - t0) * 1000.0)
-    return _explained(inputs, result)
-
-
-def _explained(inputs: PlanInput, result: Plan) -> Plan:
-    try:
-        from .explain import explain
-    except ImportError:
-        return dataclasses.replace(
-            result, why=tuple(Why(key="planned") for _ in range(result.n_slots))
-        )
-    return dataclasses.replace(result, why=tuple(explain(inputs, result)))
-
-
-def _fallback(inputs: PlanInput, reason: str) -> Plan:
-    try:
         from .fallback import fallback_plan
-    except ImportError as err:
-        raise SolverError(
-            f"planning failed ({reason}) and no fallback planner is available"
-        ) from err
-    return fallback_plan(inputs, reason)
+
+        return fallback_plan(inputs, f"{type(err).__name__}: {err}")
+    result = dataclasses.replace(result, solve_ms=(time.perf_counter() - t0) * 1000.0)
+    from .explain import explain
+
+    return dataclasses.replace(result, why=tuple(explain(inputs, result)))
 
 
 def _to_plan(inputs: PlanInput, prob: _Problem, sol: _Solution) -> Plan:
