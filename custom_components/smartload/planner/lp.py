@@ -62,23 +62,23 @@ in the tempted slots (``p_in < p_out``, ``min(p_in, p_out) <= 0``) and wherever 
 overlapped, the MILP is solved, and the LP is re-solved with those directions fixed to obtain the
 duals. ``settings.enforce_exclusivity`` toggles this.
 
-Solvers, measured with ``script/bench --solvers`` on the 2-core dev machine while other jobs ran
-(backends interleaved; 48 h x 15 min, battery + 3 cars: 478 rows x 1,544 columns; CPU ms median,
-wall ms median in brackets):
+Solvers, measured with ``script/bench --solvers`` on the 2-core dev machine (load ~2 from other
+jobs; backends interleaved; 48 h x 15 min, battery + 3 cars: 478 rows x 1,544 columns; median
+wall ms, CPU ms within 1 %):
 
-    model build (sparse blocks)                        2.8   (2.8)
-    LP, highspy (bare HighsLp, presolve off)           8.1  (15.9)   <- used
-    LP, scipy.optimize.linprog (HiGHS)                13.1  (24.6)
-    MILP, binaries in all 192 slots, highspy           677  (1017)
-    MILP, binaries in all 192 slots, scipy milp        613   (889)
+    model build (sparse blocks)                        1.7
+    LP, highspy (bare HighsLp, presolve off)           8.5    <- used
+    LP, scipy.optimize.linprog (HiGHS)                13.0
+    MILP, binaries in all 192 slots, highspy           525
+    MILP, binaries in all 192 slots, scipy milp        465
     whole plan, real negative-price day (24 h, battery + 2 cars; LP, MILP on the 8-28 tempted
-    slots, fixed LP, explanations): highspy 73-85 (117-122), scipy 80-88 (118-138)
+    slots, fixed LP, explanations): highspy 86-91, scipy 94-102
 
-So the direct highspy call is ~1.6x faster than linprog for the LP (no conversion and checking
-layer), exclusivity binaries everywhere would cost ~80x the LP, and binaries only where the LP is
-tempted cost ~10x the LP, on the few days that need them. HiGHS' presolve is off: it costs more
-than it saves on these small models (LP ~30 %, MILP ~3x). Warm-starting the MILP with a
-direction-fixing heuristic did not help (HiGHS finds the optimum at its root node anyway).
+So the direct highspy call is ~1.5x faster than linprog for the LP (no conversion and checking
+layer), exclusivity binaries everywhere would cost ~60x the LP on every cycle, and binaries only
+where the LP is tempted cost ~10x the LP, on the few days that need them. HiGHS' presolve is
+off: it costs more than it saves on these small models (LP ~30 %, MILP ~3x). Warm-starting the
+MILP with a direction-fixing heuristic did not help (HiGHS finds the optimum at its root node).
 
 Duals: ``battery_value_eur_per_kwh[t]`` and each ``VehiclePlan.value_eur_per_kwh[t]`` are the
 marginal value of one more kWh stored at the end of slot ``t`` (minus the dual of that slot's SoC
