@@ -57,8 +57,9 @@ class HomeParams:
     # Lowest power a wallbox delivers (6 A on one phase with 1p/3p switching).
     wallbox_min_kw: float = 1.4
     cars: tuple[CarParams, ...] = field(default_factory=_reference_cars)
-    # The load series is rescaled to this many kWh per year (None: as read).
-    annual_load_kwh: float | None = 4000.0
+    # The load series is rescaled to this many kWh per year (None: as read; the shared BDEW file
+    # already is the reference home's 4,000 kWh).
+    annual_load_kwh: float | None = None
     # German dynamic tariff: import = (spot €/MWh / 1000 + surcharge) × VAT; fixed feed-in.
     import_surcharge_eur_per_kwh: float = 0.165
     vat_factor: float = 1.19
