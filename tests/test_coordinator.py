@@ -9,6 +9,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
@@ -50,8 +51,11 @@ async def test_cycle_from_real_states(hass: HomeAssistant) -> None:
     inputs = result.inputs
     assert inputs is not None and result.plan is not None
     assert inputs.start == NOW
-    assert inputs.n_slots == 24 * 4  # the published day, in 15-min slots
+    assert inputs.n_slots == 48 * 4  # the configured horizon, in 15-min slots
     assert inputs.import_price_eur_per_kwh[:12].tolist() == [0.05] * 12
+    # the published day is known; the second day is a flagged estimate
+    assert inputs.price_estimated is not None
+    assert not inputs.price_estimated[: 24 * 4].any() and inputs.price_estimated[24 * 4 :].all()
     assert inputs.load_kw[0] == pytest.approx(0.5)  # 500 W
     assert inputs.battery is not None and inputs.battery.soc_kwh == pytest.approx(5.0)
     (car,) = inputs.vehicles
@@ -91,6 +95,36 @@ async def test_each_cycle_resolves_from_new_states(
     assert second.inputs.vehicles[0].soc_kwh == pytest.approx(0.79 * 60)
     assert second.plan is not None and first.plan is not None
     assert second.plan.vehicles[0].charge_kw.sum() < first.plan.vehicles[0].charge_kw.sum()
+
+
+async def test_truncated_forecast_is_extended_from_remembered_prices(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Beyond the published prices the horizon goes on with yesterday's shape, flagged."""
+    entry = await setup_entry(hass, make_entry(automation=False))
+    coordinator = entry.runtime_data.coordinator
+    first = coordinator.data.inputs
+    assert first is not None
+    # no history yet: the estimate is flat at the published mean
+    flat = first.import_price_eur_per_kwh[first.price_estimated]
+    assert flat == pytest.approx(float(first.import_price_eur_per_kwh[:96].mean()))
+
+    # a day later only six hours are published (before the day-ahead auction)
+    freezer.move_to(NOW + timedelta(days=1))
+    later = [0.15] * 6
+    hass.states.async_set(PRICE, "0.15", price_attributes(NOW + timedelta(days=1), later))
+    await coordinator.async_refresh()
+    inputs = coordinator.data.inputs
+    assert coordinator.data.status is Status.OPTIMAL
+    assert inputs is not None and inputs.n_slots == 48 * 4
+    assert inputs.price_estimated is not None
+    assert not inputs.price_estimated[:24].any() and inputs.price_estimated[24:].all()
+    estimate = inputs.import_price_eur_per_kwh
+    # yesterday's cheap first three hours repeat a day on, shifted to today's level
+    yesterday = first.import_price_eur_per_kwh[:96]
+    offset = float(np.mean(np.asarray(later).repeat(4) - yesterday[:24]))
+    assert estimate[96 : 96 + 12] == pytest.approx(yesterday[:12] + offset)
+    assert estimate[96 + 12] > estimate[96 + 11]  # the profile's shape, not a flat line
 
 
 @pytest.mark.parametrize(
@@ -214,16 +248,16 @@ async def test_plug_in_triggers_debounced_replan(
 async def test_new_price_forecast_triggers_replan(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
-    """Tomorrow's prices arriving extend the horizon at the next debounced re-plan."""
+    """Tomorrow's prices arriving replace the estimate at the next debounced re-plan."""
     hass.states.async_set(PRICE, "0.05", price_attributes(prices=[0.05] * 3 + [0.3] * 9))
     entry = await setup_entry(hass, make_entry())
     coordinator = entry.runtime_data.coordinator
-    assert coordinator.data.inputs.n_slots == 12 * 4
+    assert coordinator.data.inputs.price_estimated.sum() == (48 - 12) * 4
     hass.states.async_set(PRICE, "0.05", price_attributes())
     freezer.tick(timedelta(seconds=STATE_CHANGE_DEBOUNCE_S + 1))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
-    assert coordinator.data.inputs.n_slots == 24 * 4
+    assert coordinator.data.inputs.price_estimated.sum() == (48 - 24) * 4
 
 
 async def test_recovering_input_triggers_replan(
@@ -253,7 +287,7 @@ async def test_feed_in_entity_and_energy_meter(
     )
     coordinator = entry.runtime_data.coordinator
     inputs = coordinator.data.inputs
-    assert inputs.export_price_eur_per_kwh.tolist() == pytest.approx([0.075] * 96)
+    assert inputs.export_price_eur_per_kwh.tolist() == pytest.approx([0.075] * 192)
     assert inputs.load_kw[0] == pytest.approx(DEFAULT_LOAD_KW)  # one reading: the default
 
     freezer.tick(timedelta(minutes=15))

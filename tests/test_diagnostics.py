@@ -25,7 +25,8 @@ async def test_diagnostics(hass: HomeAssistant, hass_client: ClientSessionGenera
     assert diag["automation"] is True
     assert [v["title"] for v in diag["vehicles"]] == ["Model 3"]
     assert diag["cycle"]["status"] == "optimal"
-    assert diag["inputs"]["n_slots"] == 96
+    assert diag["inputs"]["n_slots"] == 192  # the 48 h horizon
+    assert diag["inputs"]["price_estimated_slots"] == 96  # the unpublished second day
     assert diag["inputs"]["import_price_eur_per_kwh"]["min"] == pytest.approx(0.05)
     plan = entry.runtime_data.coordinator.data.plan
     assert diag["plan"]["cost_eur"] == pytest.approx(round(plan.cost_eur, 4))

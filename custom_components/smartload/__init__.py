@@ -30,12 +30,13 @@ def _setup_shape(entry: SmartLoadConfigEntry) -> dict[str, Any]:
 
 async def async_setup_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) -> bool:
     """Plan once, then add the entities and watch the inputs."""
+    shape = _setup_shape(entry)  # before anything reads the entry: a car added meanwhile reloads
     coordinator = SmartLoadCoordinator(hass, entry)
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = SmartLoadData(
         coordinator=coordinator,
         vehicles=coordinator.vehicles,
-        setup_shape=_setup_shape(entry),
+        setup_shape=shape,
         automation=coordinator.automation,
     )
     coordinator.async_start()
@@ -45,6 +46,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) ->
     )
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if _setup_shape(entry) != shape:  # changed while this setup was planning
+        hass.config_entries.async_schedule_reload(entry.entry_id)
     return True
 
 

@@ -61,6 +61,7 @@ from .const import (
     SUBENTRY_VEHICLE,
 )
 from .planner.model import BatteryInput, PlanInput, VehicleInput
+from .planner.prices import extend_prices
 from .planner.sources import (
     Series,
     floor_to_slot,
@@ -73,6 +74,8 @@ from .planner.sources import (
 
 # House load assumed until an energy meter has given two readings (≈ 4 400 kWh a year).
 DEFAULT_LOAD_KW = 0.5
+# Published prices remembered for the estimate beyond the published horizon.
+PRICE_HISTORY = timedelta(days=14)
 
 PLUGGED_ON = frozenset(
     {"on", "true", "yes", "1", "connected", "plugged", "plugged_in", "charging", "b", "c", "d"}
@@ -196,6 +199,7 @@ class InputReader:
         self.entry = entry
         self._meter: tuple[datetime, float] | None = None
         self._meter_kw = DEFAULT_LOAD_KW
+        self._price_history: dict[datetime, float] = {}  # slot start (UTC) → published price
 
     # -- the entities the coordinator watches -------------------------------------------------
     def forecast_entities(self) -> list[str]:
@@ -294,11 +298,11 @@ class InputReader:
         problems: list[InputProblem] = []
         start = floor_to_slot(now.astimezone(dt_util.UTC), int(SLOT.total_seconds() // 60))
 
-        # prices: the horizon ends where the published prices end
+        # prices: published ones first; the rest of the horizon is a flagged estimate
         prices = self._forecast(conf[CONF_PRICE_ENTITY], problems, pv=False)
-        horizon = int(conf.get(CONF_HORIZON_HOURS, DEFAULT_HORIZON_HOURS)) * 4
-        n = min(horizon, known_slots(prices, start)) if prices else 0
-        if prices is not None and n == 0:
+        n = int(conf.get(CONF_HORIZON_HOURS, DEFAULT_HORIZON_HOURS)) * 4
+        n_known = min(n, known_slots(prices, start)) if prices else 0
+        if prices is not None and n_known == 0:
             problems.append(
                 InputProblem(kind=FORECAST_EMPTY, entity_id=conf[CONF_PRICE_ENTITY], state="")
             )
@@ -317,7 +321,7 @@ class InputReader:
         if problems:
             raise StaleInputsError(tuple(problems))
         assert prices is not None and load_kw is not None and export_price is not None
-        import_price, _ = to_slots(prices, start, n)
+        import_price, price_estimated = self._import_prices(prices, start, n_known, n)
         export_limit = conf.get(CONF_GRID_EXPORT_LIMIT_KW)  # 0: a zero-export system
         return PlanInput(
             start=start,
@@ -331,7 +335,34 @@ class InputReader:
             wallbox_max_kw=float(conf.get(CONF_WALLBOX_MAX_KW, DEFAULT_WALLBOX_MAX_KW)),
             battery=battery,
             vehicles=vehicles,
-            price_estimated=np.zeros(n, dtype=np.bool_),
+            price_estimated=price_estimated,
+        )
+
+    def _import_prices(
+        self, prices: Series, start: datetime, n_known: int, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The published prices, extended to ``n`` slots by a profile of the remembered ones."""
+        known, _ = to_slots(prices, start, n_known)
+        for i, value in enumerate(known):
+            self._price_history[start + i * SLOT] = float(value)
+        horizon_start = start - PRICE_HISTORY
+        for when in [t for t in self._price_history if t < horizon_start]:
+            del self._price_history[when]
+        past = sorted(t for t in self._price_history if t < start)
+        history = None
+        if past:
+            steps = int((start - past[0]) // SLOT)
+            history = np.full(steps, np.nan)
+            for when in past:
+                history[int((when - past[0]) // SLOT)] = self._price_history[when]
+        return extend_prices(
+            start,
+            int(SLOT.total_seconds() // 60),
+            known,
+            n,
+            history=history,
+            history_start=past[0] if past else None,
+            history_days=PRICE_HISTORY.days,
         )
 
     def _feed_in(
@@ -407,6 +438,9 @@ def summarize(inputs: PlanInput) -> dict[str, Any]:
     return {
         "start": inputs.start.isoformat(),
         "n_slots": inputs.n_slots,
+        "price_estimated_slots": 0
+        if inputs.price_estimated is None
+        else int(inputs.price_estimated.sum()),
         "import_price_eur_per_kwh": {
             "min": round(float(price.min()), 5),
             "mean": round(float(price.mean()), 5),

@@ -132,7 +132,7 @@ class PlanInput:
 class Why:
     """A plain-language reason for one slot, as a translation key plus its parameters.
 
-    ``text(lang)`` renders it (``planner.explain`` holds the English and German templates).
+    ``planner.explain.render(why, lang, tz)`` renders it (English and German templates).
     """
 
     key: str
