@@ -59,6 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="MPC: extend the published prices by an estimate to at least this many hours (0: no)",
     )
     parser.add_argument(
+        "--expected-use-factor",
+        type=float,
+        default=1.0,
+        help="MPC: expected use beyond the next departure = this × the car's recent daily use",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=1,
@@ -88,6 +94,7 @@ def run_all(
     quiet: bool = True,
     min_horizon_h: float = 24.0,
     jobs: int = 1,
+    expected_use_factor: float = 1.0,
 ) -> dict[str, RunResult]:
     """Run the named strategies on one replay."""
     results: dict[str, RunResult] = {}
@@ -112,6 +119,7 @@ def run_all(
                     MpcStrategy,
                     extend_prices=price_extender(min_horizon_h),
                     oracle=name == "mpc-oracle",
+                    expected_use_factor=expected_use_factor,
                     name=name,
                 )
                 results[name] = run_segmented(replay, factory, jobs=jobs)
@@ -159,10 +167,12 @@ def _simulate(args: argparse.Namespace, started: float):
         quiet=args.quiet,
         min_horizon_h=args.min_horizon_h,
         jobs=args.jobs,
+        expected_use_factor=args.expected_use_factor,
     )
     result = summary(results, replay, time.perf_counter() - started)
     result["seed"] = args.seed
     result["jobs"] = args.jobs
+    result["expected_use_factor"] = args.expected_use_factor
     result["min_horizon_h"] = args.min_horizon_h
     return result, results, replay, data
 

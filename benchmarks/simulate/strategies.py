@@ -149,7 +149,8 @@ class MpcStrategy:
       nowcast from the last measured slot;
     - PV: ``PvHistoryForecast`` from the past whole UTC days, nowcast ratio from the last slot;
     - cars: the next departure (as the driver says it) with the target, and as expected use the
-      car's average daily use over the last ``expected_use_days`` days (past trips only).
+      car's average daily use over the last ``expected_use_days`` days (past trips only), times
+      ``expected_use_factor`` (1: one day's use, as shipped).
 
     ``oracle=True`` feeds the true load and PV instead (a diagnostic, not a product strategy).
     """
@@ -163,6 +164,7 @@ class MpcStrategy:
         half_life_days: float = 14.0,
         pv_window_days: int = 14,
         expected_use_days: int = 14,
+        expected_use_factor: float = 1.0,
         default_load_kw: float = 0.45,
         oracle: bool = False,
         extend_prices: PriceExtender | None = None,
@@ -174,6 +176,7 @@ class MpcStrategy:
         self.half_life_days = half_life_days
         self.pv_window_days = pv_window_days
         self.expected_use_days = expected_use_days
+        self.expected_use_factor = expected_use_factor
         self.default_load_kw = default_load_kw
         self.oracle = oracle
         self.extend_prices = extend_prices
@@ -225,7 +228,7 @@ class MpcStrategy:
             return 0.0
         lo = int(np.searchsorted(slots, start, side="left"))
         hi = int(np.searchsorted(slots, t, side="right"))
-        return float(cum[hi] - cum[lo]) / days
+        return self.expected_use_factor * float(cum[hi] - cum[lo]) / days
 
     def forecasts(self, replay: Replay, t: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """(load, PV) forecasts for slots ``t`` … ``end`` − 1 from data before ``t``."""
