@@ -61,6 +61,7 @@ from custom_components.smartload.const import (
     CONF_PV_FORECAST_ENTITY,
     CONF_SMART_COST_LIMIT_ENTITY,
     CONF_VEHICLE_CAPACITY_KWH,
+    CONF_VEHICLE_DAILY_USE_KWH,
     CONF_VEHICLE_DEPARTURE,
     CONF_VEHICLE_MAX_CHARGE_KW,
     CONF_VEHICLE_PLUGGED_ENTITY,
@@ -72,6 +73,7 @@ from custom_components.smartload.const import (
     DEFAULT_CYCLE_MINUTES,
     DEFAULT_FEED_IN_PRICE,
     DEFAULT_HORIZON_HOURS,
+    DEFAULT_VEHICLE_DAILY_USE_KWH,
     DOMAIN,
     FEED_IN_ENTITY,
     FEED_IN_FIXED,
@@ -139,6 +141,7 @@ VEHICLE_INPUT: dict[str, Any] = {
     CONF_VEHICLE_TARGET_SOC: 80,
     CONF_VEHICLE_DEPARTURE: "07:30",
     CONF_VEHICLE_PRIORITY: 2,
+    CONF_VEHICLE_DAILY_USE_KWH: 12.5,
 }
 # What a minimal entry stores (HOME_INPUT through the three forms, no battery, no actuators).
 MINIMAL_DATA: dict[str, Any] = {
@@ -822,6 +825,7 @@ async def test_add_vehicle(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
         CONF_VEHICLE_TARGET_SOC: 80.0,
         CONF_VEHICLE_DEPARTURE: "07:30:00",
         CONF_VEHICLE_PRIORITY: 2,
+        CONF_VEHICLE_DAILY_USE_KWH: 12.5,
     }
     assert type(car.data[CONF_VEHICLE_PRIORITY]) is int
 
@@ -832,7 +836,13 @@ async def test_add_vehicle_defaults(hass: HomeAssistant, mock_setup: AsyncMock) 
     data = {
         k: v
         for k, v in VEHICLE_INPUT.items()
-        if k not in (CONF_VEHICLE_TARGET_SOC, CONF_VEHICLE_DEPARTURE, CONF_VEHICLE_PRIORITY)
+        if k
+        not in (
+            CONF_VEHICLE_TARGET_SOC,
+            CONF_VEHICLE_DEPARTURE,
+            CONF_VEHICLE_PRIORITY,
+            CONF_VEHICLE_DAILY_USE_KWH,
+        )
     }
     data |= {CONF_NAME: "Zoe", CONF_VEHICLE_SOC_ENTITY: CAR_B_SOC}
     data[CONF_VEHICLE_PLUGGED_ENTITY] = CAR_B_PLUGGED
@@ -842,6 +852,7 @@ async def test_add_vehicle_defaults(hass: HomeAssistant, mock_setup: AsyncMock) 
     assert car.data[CONF_VEHICLE_TARGET_SOC] == 80.0
     assert car.data[CONF_VEHICLE_DEPARTURE] == "07:00:00"
     assert car.data[CONF_VEHICLE_PRIORITY] == 3
+    assert car.data[CONF_VEHICLE_DAILY_USE_KWH] == DEFAULT_VEHICLE_DAILY_USE_KWH
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,7 @@ from .const import (
     CONF_PV_FORECAST_ENTITY,
     CONF_SMART_COST_LIMIT_ENTITY,
     CONF_VEHICLE_CAPACITY_KWH,
+    CONF_VEHICLE_DAILY_USE_KWH,
     CONF_VEHICLE_DEPARTURE,
     CONF_VEHICLE_MAX_CHARGE_KW,
     CONF_VEHICLE_PLUGGED_ENTITY,
@@ -83,6 +84,7 @@ from .const import (
     DEFAULT_GRID_IMPORT_LIMIT_KW,
     DEFAULT_HORIZON_HOURS,
     DEFAULT_NAME,
+    DEFAULT_VEHICLE_DAILY_USE_KWH,
     DEFAULT_VEHICLE_DEPARTURE,
     DEFAULT_VEHICLE_PRIORITY,
     DEFAULT_VEHICLE_TARGET_SOC,
@@ -330,6 +332,9 @@ def vehicle_schema() -> vol.Schema:
                 _number(None, minimum=1, maximum=5, step=1, mode=NumberSelectorMode.SLIDER),
                 vol.Coerce(int),
             ),
+            vol.Required(
+                CONF_VEHICLE_DAILY_USE_KWH, default=DEFAULT_VEHICLE_DAILY_USE_KWH
+            ): _number("kWh", maximum=200),
         }
     )
 
@@ -478,6 +483,9 @@ def validate_vehicle(
         CONF_VEHICLE_MAX_CHARGE_KW: float(user_input[CONF_VEHICLE_MAX_CHARGE_KW]),
         CONF_VEHICLE_TARGET_SOC: float(user_input[CONF_VEHICLE_TARGET_SOC]),
         CONF_VEHICLE_DEPARTURE: departure.replace(microsecond=0).isoformat(),
+        CONF_VEHICLE_DAILY_USE_KWH: float(
+            user_input.get(CONF_VEHICLE_DAILY_USE_KWH, DEFAULT_VEHICLE_DAILY_USE_KWH)
+        ),
         CONF_VEHICLE_PRIORITY: int(user_input[CONF_VEHICLE_PRIORITY]),
     }, {}
 

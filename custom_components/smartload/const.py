@@ -62,10 +62,13 @@ CONF_VEHICLE_MAX_CHARGE_KW: Final = "max_charge_kw"
 CONF_VEHICLE_TARGET_SOC: Final = "target_soc"  # %
 CONF_VEHICLE_DEPARTURE: Final = "departure_time"  # "HH:MM:SS"
 CONF_VEHICLE_PRIORITY: Final = "priority"  # 1 (highest) .. 5
+# Energy the car typically uses per day: what a kWh above the target is worth planning for.
+CONF_VEHICLE_DAILY_USE_KWH: Final = "daily_use_kwh"
 
 DEFAULT_VEHICLE_TARGET_SOC: Final = 80.0
 DEFAULT_VEHICLE_DEPARTURE: Final = "07:00:00"
 DEFAULT_VEHICLE_PRIORITY: Final = 3
+DEFAULT_VEHICLE_DAILY_USE_KWH: Final = 8.0  # ≈ 45 km a day
 DEFAULT_VEHICLE_EFFICIENCY: Final = 0.9
 
 # Runtime ---------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from .const import (
     CONF_PRICE_ENTITY,
     CONF_PV_FORECAST_ENTITY,
     CONF_VEHICLE_CAPACITY_KWH,
+    CONF_VEHICLE_DAILY_USE_KWH,
     CONF_VEHICLE_DEPARTURE,
     CONF_VEHICLE_MAX_CHARGE_KW,
     CONF_VEHICLE_PLUGGED_ENTITY,
@@ -51,6 +52,7 @@ from .const import (
     DEFAULT_FEED_IN_PRICE,
     DEFAULT_GRID_IMPORT_LIMIT_KW,
     DEFAULT_HORIZON_HOURS,
+    DEFAULT_VEHICLE_DAILY_USE_KWH,
     DEFAULT_VEHICLE_DEPARTURE,
     DEFAULT_VEHICLE_EFFICIENCY,
     DEFAULT_VEHICLE_PRIORITY,
@@ -132,6 +134,7 @@ class VehicleConfig:
     target_soc_pct: float
     departure: time
     priority: int
+    daily_use_kwh: float
 
 
 def _parse_time_of_day(raw: Any) -> time:
@@ -170,6 +173,9 @@ def vehicle_configs(entry: ConfigEntry) -> tuple[VehicleConfig, ...]:
                     data.get(CONF_VEHICLE_DEPARTURE, DEFAULT_VEHICLE_DEPARTURE)
                 ),
                 priority=int(data.get(CONF_VEHICLE_PRIORITY, DEFAULT_VEHICLE_PRIORITY)),
+                daily_use_kwh=float(
+                    data.get(CONF_VEHICLE_DAILY_USE_KWH, DEFAULT_VEHICLE_DAILY_USE_KWH)
+                ),
             )
         )
     return tuple(cars)
@@ -427,6 +433,7 @@ class InputReader:
                     charge_efficiency=DEFAULT_VEHICLE_EFFICIENCY,
                     departure_slot=slot if 0 < slot < n else None,
                     priority=car.priority,
+                    expected_use_kwh=car.daily_use_kwh,
                 )
             )
         return tuple(cars)
