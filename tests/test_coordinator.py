@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 import logging
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -16,6 +17,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from custom_components.smartload.const import DOMAIN, STATE_CHANGE_DEBOUNCE_S
 from custom_components.smartload.coordinator import TICK_DELAY, SmartLoadCoordinator, Status
 from custom_components.smartload.inputs import DEFAULT_LOAD_KW
+from custom_components.smartload.planner import lp
 
 from .conftest import (
     BATTERY_SOC,
@@ -339,3 +341,37 @@ def test_next_tick_for_other_cycle_lengths(hass: HomeAssistant) -> None:
     assert (
         SmartLoadCoordinator(hass, entry).next_tick(at) == NOW + timedelta(minutes=55) + TICK_DELAY
     )
+
+
+async def test_solver_failure_acts_on_fallback_with_repair(
+    hass: HomeAssistant,
+    caplog: pytest.LogCaptureFixture,
+    service_calls: list[tuple[str, str, Any]],
+) -> None:
+    """HiGHS failing: the rule-based plan stands in, flagged, logged once, with a repair issue."""
+
+    def broken_solver(*_: Any) -> Any:
+        raise RuntimeError("HiGHS crashed")
+
+    with patch.dict(lp.SOLVERS, {name: broken_solver for name in lp.SOLVERS}):
+        entry = await setup_entry(hass, make_entry())
+        coordinator = entry.runtime_data.coordinator
+        await coordinator.async_refresh()
+    result = coordinator.data
+    assert result.status is Status.FALLBACK
+    assert "HiGHS crashed" in result.reason
+    assert hass.states.get(STATUS).state == "fallback"
+    # the fallback plan is safe to act on: the car still gets its cheap night hours
+    assert result.acted and result.decision is not None
+    assert result.decision.active_vehicle == "Model 3"
+    assert service_calls
+    issue_id = f"{entry.entry_id}_plan_planner_fallback"
+    issue = smartload_issues(hass)[issue_id]
+    assert issue.translation_key == "planner_fallback"
+    assert "HiGHS crashed" in issue.translation_placeholders["reason"]
+    warnings = [r for r in caplog.records if "fallback plan" in r.getMessage()]
+    assert len(warnings) == 1  # two failing cycles, one log line
+
+    await coordinator.async_refresh()  # the optimiser works again
+    assert coordinator.data.status is Status.OPTIMAL
+    assert issue_id not in smartload_issues(hass)

@@ -54,6 +54,7 @@ from .planner.model import Decision, Plan, PlanInput, PlanStatus
 _LOGGER = logging.getLogger(__name__)
 
 ACTUATOR_FAILED = "actuator_failed"  # issue translation key
+PLANNER_FALLBACK = "planner_fallback"  # issue translation key
 TICK_DELAY = timedelta(seconds=5)  # after a slot boundary, so that price sensors have moved on
 
 
@@ -244,6 +245,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             )
         except Exception as err:  # the planner must never break the cycle
             return self._failed(now, inputs, f"planner failed: {err!r}", err)
+        self._report_fallback(plan)
         if decision is None:
             self._report_actuators([], acting=False)
             return self._failed(now, inputs, plan.message or "no plan", None, plan)
@@ -331,6 +333,26 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             )
             for p in problems
         }
+        self._sync_issues(prefix, wanted)
+
+    def _report_fallback(self, plan: Plan) -> None:
+        """The optimiser failed and the rule-based plan stands in: log once, raise a repair."""
+        prefix = self._issue_prefix("plan")
+        wanted: dict[str, tuple[str, dict[str, str]]] = {}
+        if plan.status is PlanStatus.FALLBACK:
+            if PLANNER_FALLBACK not in self._logged:
+                _LOGGER.warning(
+                    "SmartLoad's optimiser failed (%s); it acts on the rule-based fallback plan",
+                    plan.message,
+                )
+                self._logged.add(PLANNER_FALLBACK)
+            wanted[f"{prefix}{PLANNER_FALLBACK}"] = (
+                PLANNER_FALLBACK,
+                {"name": self.config_entry.title, "reason": plan.message},
+            )
+        elif PLANNER_FALLBACK in self._logged:
+            _LOGGER.info("SmartLoad's optimiser plans again")
+            self._logged.discard(PLANNER_FALLBACK)
         self._sync_issues(prefix, wanted)
 
     def _report_actuators(self, problems: list[ActuatorProblem], *, acting: bool) -> None:
