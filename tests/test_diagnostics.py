@@ -35,6 +35,11 @@ async def test_diagnostics(hass: HomeAssistant, hass_client: ClientSessionGenera
     assert any(MODE in line for line in diag["cycle"]["writes"])
     assert any(MODE in line for line in diag["recent_writes"])
     assert diag["last_error"] is None
+    # no recorder here: no history, so today's flat value (see test_history.py for the learned)
+    assert diag["load_forecast"]["entity_id"] == "sensor.house_power"
+    assert diag["load_forecast"]["model"] is None
+    assert diag["load_forecast"]["used"] == "flat"
+    assert diag["load_forecast"]["history_days"] == 0
 
 
 async def test_diagnostics_with_stale_inputs(

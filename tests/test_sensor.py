@@ -46,6 +46,15 @@ async def test_home_sensors(hass: HomeAssistant) -> None:
     assert cost.attributes["device_class"] == "monetary"
     assert float(cost.state) == pytest.approx(plan.cost_eur, abs=1e-3)
 
+    load = hass.states.get("sensor.smartload_load_forecast")  # no recorder: today's value
+    assert load.attributes["unit_of_measurement"] == "kW"
+    assert load.attributes["device_class"] == "power"
+    assert float(load.state) == pytest.approx(0.5)  # the house sensor's 500 W
+    assert load.attributes["model"] == "flat"
+    assert load.attributes["history_days"] == 0
+    assert load.attributes["mae_profile_kw"] is None
+    assert load.attributes["friendly_name"] == "SmartLoad Load forecast"
+
     limit = hass.states.get("sensor.smartload_battery_price_limit")
     assert limit.attributes["unit_of_measurement"] == "EUR/kWh"
     expected = plan.battery_price_limit_eur_per_kwh

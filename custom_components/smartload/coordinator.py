@@ -31,12 +31,14 @@ from homeassistant.util import dt as dt_util
 from .actuator import ActuatorProblem, async_apply, planned_writes
 from .const import (
     CONF_AUTOMATION,
+    CONF_CONSUMPTION_ENTITY,
     CONF_CYCLE_MINUTES,
     DEFAULT_AUTOMATION,
     DEFAULT_CYCLE_MINUTES,
     DOMAIN,
     STATE_CHANGE_DEBOUNCE_S,
 )
+from .history import ConsumptionHistory
 from .inputs import (
     PLUGGED_ON,
     InputProblem,
@@ -48,6 +50,7 @@ from .inputs import (
 )
 from .planner.decision import decide
 from .planner.explain import render
+from .planner.forecast import LoadForecast
 from .planner.lp import plan as solve
 from .planner.model import Decision, Plan, PlanInput, PlanStatus
 
@@ -83,6 +86,7 @@ class CycleResult:
     writes: tuple[str, ...] = ()  # the service calls made in this cycle
     input_problems: tuple[InputProblem, ...] = ()
     actuator_problems: tuple[ActuatorProblem, ...] = ()
+    load_forecast: LoadForecast | None = None  # the learned one (None: today's flat value)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -117,6 +121,9 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             minutes=int(config_entry.options.get(CONF_CYCLE_MINUTES, DEFAULT_CYCLE_MINUTES))
         )
         self.reader = InputReader(hass, config_entry)
+        self.history = ConsumptionHistory(
+            hass, entry_settings(config_entry).get(CONF_CONSUMPTION_ENTITY) or None
+        )
         self.vehicles = vehicle_configs(config_entry)
         self.state_debouncer = Debouncer(
             hass,
@@ -219,6 +226,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
     async def _async_update_data(self) -> CycleResult:
         """Read, solve, decide, act. Never raises: the status sensor tells what happened."""
         now = dt_util.utcnow()
+        await self.history.async_update(now)  # the recorder and the fit run in executors
+        self.reader.load_model = self.history.forecaster
         try:
             inputs = self.reader.read(now)
         except StaleInputsError as err:
@@ -229,6 +238,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
                 reason=str(err),
                 updated=now,
                 input_problems=err.problems,
+                load_forecast=self.reader.load_forecast,
             )
         except Exception as err:  # a setting the reader cannot use: no plan, no traceback loop
             self._report_actuators([], acting=False)
@@ -275,6 +285,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             acted=acting,
             writes=writes,
             actuator_problems=tuple(problems),
+            load_forecast=self.reader.load_forecast,
         )
 
     def _failed(
@@ -292,7 +303,12 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             _LOGGER.debug("Still no plan: %s", reason)
         self.last_error = reason
         return CycleResult(
-            status=Status.ERROR, reason=reason, updated=now, inputs=inputs, plan=plan
+            status=Status.ERROR,
+            reason=reason,
+            updated=now,
+            inputs=inputs,
+            plan=plan,
+            load_forecast=self.reader.load_forecast if inputs is not None else None,
         )
 
     # -- logging and repair issues, each once --------------------------------------------------

@@ -1,4 +1,7 @@
-"""Diagnostics: the settings, the latest inputs and plan, what was written, the last error."""
+"""Diagnostics: the settings, the latest inputs and plan, what was written, the last error.
+
+Also the consumption forecaster: its model, both backtest MAEs and the days it learned from.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +49,10 @@ async def async_get_config_entry_diagnostics(
             "actuator_problems": [asdict(p) for p in result.actuator_problems],
         },
         "inputs": summarize(result.inputs) if result.inputs is not None else None,
+        "load_forecast": {
+            **coordinator.history.summary(),
+            "used": result.load_forecast.model if result.load_forecast is not None else "flat",
+        },
         "plan": summarize_plan(result.plan) if result.plan is not None else None,
         "decision": None
         if decision is None

@@ -62,6 +62,7 @@ from .const import (
     SLOT,
     SUBENTRY_VEHICLE,
 )
+from .planner.forecast import LoadForecast, LoadForecaster
 from .planner.model import BatteryInput, PlanInput, VehicleInput
 from .planner.prices import extend_prices
 from .planner.sources import (
@@ -76,6 +77,8 @@ from .planner.sources import (
 
 # House load assumed until an energy meter has given two readings (≈ 4 400 kWh a year).
 DEFAULT_LOAD_KW = 0.5
+# Days of recorded consumption before the learned forecast replaces today's flat value.
+MIN_LEARNED_DAYS = 1
 # Published prices remembered for the estimate beyond the published horizon.
 PRICE_HISTORY = timedelta(days=14)
 
@@ -206,6 +209,9 @@ class InputReader:
         self._meter: tuple[datetime, float] | None = None
         self._meter_kw = DEFAULT_LOAD_KW
         self._price_history: dict[datetime, float] = {}  # slot start (UTC) → published price
+        # the fitted consumption forecaster (set by the coordinator) and its latest forecast
+        self.load_model: LoadForecaster | None = None
+        self.load_forecast: LoadForecast | None = None
 
     # -- the entities the coordinator watches -------------------------------------------------
     def forecast_entities(self) -> list[str]:
@@ -315,6 +321,12 @@ class InputReader:
 
         export_price = self._feed_in(conf, start, max(n, 1), problems)
         load_kw = self._load_kw(now, problems)
+        model = self.load_model
+        self.load_forecast = (
+            model.predict(start, n)
+            if model is not None and model.n_days >= MIN_LEARNED_DAYS
+            else None
+        )
         pv_kw = np.zeros(max(n, 0))
         if pv_entity := conf.get(CONF_PV_FORECAST_ENTITY):
             pv = self._forecast(pv_entity, problems, pv=True)
@@ -334,7 +346,10 @@ class InputReader:
             slot_minutes=int(SLOT.total_seconds() // 60),
             import_price_eur_per_kwh=import_price,
             export_price_eur_per_kwh=export_price[:n],
-            load_kw=np.full(n, load_kw),
+            # the learned forecast; without history, today's value throughout
+            load_kw=self.load_forecast.load_kw
+            if self.load_forecast is not None
+            else np.full(n, load_kw),
             pv_kw=pv_kw,
             max_import_kw=float(conf.get(CONF_GRID_IMPORT_LIMIT_KW, DEFAULT_GRID_IMPORT_LIMIT_KW)),
             max_export_kw=math.inf if export_limit is None else float(export_limit),

@@ -11,7 +11,7 @@ from homeassistant.components.sensor import (
     SensorEntity,
     SensorEntityDescription,
 )
-from homeassistant.const import PERCENTAGE, UnitOfEnergy
+from homeassistant.const import PERCENTAGE, UnitOfEnergy, UnitOfPower
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
@@ -54,6 +54,28 @@ def _next_action_attrs(result: CycleResult) -> dict[str, Any]:
         "vehicle_charge_kw": round(decision.vehicle_charge_kw, 2),
         "battery_mode": decision.battery_mode.value,
         "applied": result.acted,
+    }
+
+
+def _load_now(result: CycleResult) -> float | None:
+    """The load forecast for the current slot (kW): learned, or today's flat value."""
+    if result.load_forecast is not None and len(result.load_forecast.load_kw):
+        return round(float(result.load_forecast.load_kw[0]), 3)
+    if result.inputs is not None and result.inputs.n_slots:
+        return round(float(result.inputs.load_kw[0]), 3)
+    return None
+
+
+def _load_attrs(result: CycleResult) -> dict[str, Any]:
+    """How the load forecast was made: the model, both backtest MAEs, the days learned from."""
+    fc = result.load_forecast
+    if fc is None:
+        return {"model": "flat", "mae_profile_kw": None, "mae_sarima_kw": None, "history_days": 0}
+    return {
+        "model": fc.model,
+        "mae_profile_kw": _round(fc.mae_profile_kw, 4),
+        "mae_sarima_kw": _round(fc.mae_sarima_kw, 4),
+        "history_days": fc.n_days,
     }
 
 
@@ -105,6 +127,15 @@ HOME_SENSORS: tuple[SmartLoadSensorDescription, ...] = (
             _round(p.battery_price_limit_eur_per_kwh, 4) if (p := _plan(r)) else None
         ),
         exists_fn=lambda conf: bool(conf.get(CONF_BATTERY_SOC_ENTITY)),
+    ),
+    SmartLoadSensorDescription(
+        key="load_forecast",
+        translation_key="load_forecast",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        suggested_display_precision=2,
+        value_fn=_load_now,
+        attrs_fn=_load_attrs,
     ),
 )
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+import sys
 
 import numpy as np
 import pytest
 
 from custom_components.smartload.planner.forecast import (
+    MAX_HISTORY_DAYS,
+    PROFILE,
+    RESIDUAL_HOURS,
+    SARIMA,
+    SARIMAX_MODULE,
     ConsumptionProfile,
     ForecastError,
     PvHistoryForecast,
+    fit_load_forecaster,
     nowcast_additive,
     nowcast_ratio,
 )
@@ -144,3 +151,113 @@ def test_nowcasts_fade_to_the_forecast() -> None:
     assert ratio[0] == pytest.approx(1.0 - 0.5 * np.exp(-1 / 8))
     assert ratio[-1] == pytest.approx(1.0, abs=0.01)
     assert np.array_equal(nowcast_ratio(fc, observed=3.0, expected=0.0), fc)
+
+
+# -- the learned forecaster: profile baseline, SARIMA where the backtest says so ------------------
+
+HOURLY_START = datetime(2024, 4, 30, 22, 0, tzinfo=UTC)  # local midnight, Wednesday 1 May
+
+
+def hourly_history(days: int, *, drift: float = 0.0, seed: int = 1) -> np.ndarray:
+    """Hourly kW: a daily shape (evening peak), plus a slowly wandering level (AR(1), 0.97/h)."""
+    rng = np.random.default_rng(seed)
+    hours = np.arange(days * 24)
+    local = hours % 24  # HOURLY_START is local midnight
+    shape = np.where((local >= 18) & (local < 22), 1.5, 0.4)
+    level = np.zeros(len(hours))
+    for h in range(1, len(hours)):
+        level[h] = 0.97 * level[h - 1] + rng.normal(0.0, drift)
+    return np.maximum(shape + level, 0.0)
+
+
+def test_forecaster_learns_the_shape_from_hourly_history() -> None:
+    load = hourly_history(5)
+    fc = fit_load_forecaster(HOURLY_START, load, timezone=BERLIN)
+    assert fc.model == PROFILE and fc.n_days == 5
+    assert fc.mae_profile_kw is None and fc.mae_sarima_kw is None  # too short to backtest
+    ahead = fc.predict(HOURLY_START + timedelta(days=5), 96)
+    assert ahead.model == PROFILE and ahead.slot_minutes == 15 and ahead.n_days == 5
+    assert np.allclose(ahead.load_kw[18 * 4 : 22 * 4], 1.5)  # 18–22 h local, each quarter-hour
+    assert np.allclose(ahead.load_kw[2 * 4 : 17 * 4], 0.4)
+
+
+def test_sarima_wins_the_backtest_when_the_level_wanders() -> None:
+    """A level that persists for hours is what SARIMA's residual model adds to the profile."""
+    load = hourly_history(21, drift=0.08)
+    fc = fit_load_forecaster(HOURLY_START, load, timezone=BERLIN)
+    assert fc.n_days == 21
+    assert fc.mae_profile_kw is not None and fc.mae_sarima_kw is not None
+    assert fc.mae_sarima_kw < fc.mae_profile_kw
+    assert fc.model == SARIMA and len(fc.residual_kw) == RESIDUAL_HOURS
+    end = HOURLY_START + timedelta(days=21)
+    ahead = fc.predict(end, 8).load_kw
+    profile_only = fc.profile.predict(end, 8)
+    # the first hour carries the last hours' level (the residual), then it fades
+    assert ahead[0] - profile_only[0] == pytest.approx(fc.residual_kw[0], abs=1e-9)
+    far = end + timedelta(hours=RESIDUAL_HOURS + 1)
+    assert np.allclose(fc.predict(far, 4).load_kw, np.maximum(fc.profile.predict(far, 4), 0.0))
+    # With SARIMA switched off (or not installed), the same history gives the profile.
+    off = fit_load_forecaster(HOURLY_START, load, timezone=BERLIN, use_sarima=False)
+    assert off.model == PROFILE and off.mae_sarima_kw is None
+    assert off.mae_profile_kw == pytest.approx(fc.mae_profile_kw)
+
+
+def test_a_regular_profile_keeps_the_profile() -> None:
+    """Without anything for SARIMA to add, the backtest keeps the baseline (both MAEs given)."""
+    load = hourly_history(15)
+    fc = fit_load_forecaster(HOURLY_START, load, timezone=BERLIN)
+    assert fc.mae_profile_kw == pytest.approx(0.0, abs=1e-9)
+    assert fc.mae_sarima_kw is not None
+    assert fc.model == PROFILE and len(fc.residual_kw) == 0
+
+
+def test_without_statsmodels_or_short_history_the_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    load = hourly_history(21, drift=0.08)
+    monkeypatch.setitem(sys.modules, SARIMAX_MODULE, None)  # as on HA OS (no wheel)
+    fc = fit_load_forecaster(HOURLY_START, load, timezone=BERLIN)
+    assert fc.model == PROFILE and fc.mae_sarima_kw is None and fc.mae_profile_kw is not None
+    monkeypatch.undo()
+    short = fit_load_forecaster(HOURLY_START, load[: 10 * 24], timezone=BERLIN)
+    assert short.n_days == 10 and short.mae_profile_kw is not None
+    assert short.model == PROFILE and short.mae_sarima_kw is None  # < 14 days
+
+
+def test_gaps_count_only_clean_days_and_history_is_bounded() -> None:
+    load = hourly_history(70)
+    load[-20 * 24 : -10 * 24] = np.nan  # the recorder was off for 10 days
+    fc = fit_load_forecaster(HOURLY_START, load, timezone=BERLIN, use_sarima=False)
+    assert fc.n_days == MAX_HISTORY_DAYS - 10  # only the last 8 weeks, without the gap
+    assert fc.history_end == HOURLY_START + timedelta(days=70)
+
+
+def test_controlled_loads_are_subtracted_when_given() -> None:
+    """A car charging 7 kW from 01:00 to 03:00 local each night: the base load is learned."""
+    base = hourly_history(6)
+    car = np.zeros_like(base)
+    local = np.arange(len(base)) % 24
+    car[(local >= 1) & (local < 3)] = 7.0
+    measured = base + car
+    with_car = fit_load_forecaster(HOURLY_START, measured, timezone=BERLIN)
+    without = fit_load_forecaster(HOURLY_START, measured, timezone=BERLIN, controlled_kw=[car])
+    day = HOURLY_START + timedelta(days=6)
+    assert with_car.predict(day, 96).load_kw[1 * 4] == pytest.approx(7.4)  # not subtracted
+    assert np.allclose(without.predict(day, 96).load_kw[4:12], 0.4)
+    with pytest.raises(ForecastError):
+        fit_load_forecaster(HOURLY_START, measured, controlled_kw=[car[:-1]])
+
+
+def test_five_minute_history_is_averaged_to_slots() -> None:
+    start = datetime(2024, 5, 6, 0, 0, tzinfo=UTC)
+    five = np.tile(np.repeat([1.0, 3.0], 3), 12 * 24 * 2 // 6)  # 1, 1, 1, 3, 3, 3 kW ...
+    fc = fit_load_forecaster(start, five, step_minutes=5)
+    assert np.allclose(fc.predict(start + timedelta(days=2), 8).load_kw, [1.0, 3.0] * 4)
+    with pytest.raises(ForecastError):
+        fit_load_forecaster(start, five, step_minutes=7)
+    with pytest.raises(ForecastError):
+        fit_load_forecaster(datetime(2024, 5, 6), five)  # naive
+
+
+def test_without_any_history_the_default() -> None:
+    fc = fit_load_forecaster(HOURLY_START, np.full(48, np.nan), default_kw=0.45)
+    assert fc.n_days == 0
+    assert np.allclose(fc.predict(HOURLY_START, 8).load_kw, 0.45)
