@@ -19,6 +19,7 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import numpy as np
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
@@ -112,6 +113,19 @@ def auto_enable_custom_integrations(
     """The recorder's database must be set up before ``hass`` (overrides conftest's fixture)."""
 
 
+async def setup_learned(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    """Set up, then wait for the background fit and the re-plan it asks for."""
+    await setup_entry(hass, entry)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return entry
+
+
+async def refresh_learned(hass: HomeAssistant, coordinator: Any) -> None:
+    """A cycle, and the background fit (if due) with its re-plan."""
+    await coordinator.async_refresh()
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
 @pytest.fixture
 async def recorded(hass: HomeAssistant, home: None) -> None:
     """A real recorder, and the home of conftest (Berlin, midnight, its states)."""
@@ -122,7 +136,7 @@ async def test_plan_follows_the_learned_daily_shape(hass: HomeAssistant) -> None
     """Three days of power statistics (W): the plan's load has the evening peak, not today's 0.5."""
     import_power(hass, days=3)
     await async_wait_recording_done(hass)
-    entry = await setup_entry(hass, make_entry())
+    entry = await setup_learned(hass, make_entry())
     result = entry.runtime_data.coordinator.data
     assert result.status.value == "optimal"
     load = result.inputs.load_kw
@@ -145,7 +159,7 @@ async def test_plan_follows_the_learned_daily_shape(hass: HomeAssistant) -> None
 @pytest.mark.usefixtures("recorded")
 async def test_without_history_the_plan_keeps_todays_flat_value(hass: HomeAssistant) -> None:
     """A new install: no statistics yet, so the load is the sensor's 500 W throughout."""
-    entry = await setup_entry(hass, make_entry())
+    entry = await setup_learned(hass, make_entry())
     coordinator = entry.runtime_data.coordinator
     result = coordinator.data
     assert result.load_forecast is None
@@ -157,10 +171,10 @@ async def test_without_history_the_plan_keeps_todays_flat_value(hass: HomeAssist
     # It looks again within the hour, and learns as soon as statistics exist.
     import_power(hass, days=2)
     await async_wait_recording_done(hass)
-    await coordinator.async_refresh()
+    await refresh_learned(hass, coordinator)
     assert coordinator.data.load_forecast is None  # not due yet: the empty read is cached
     coordinator.history.attempted_at = NOW - timedelta(hours=1)
-    await coordinator.async_refresh()
+    await refresh_learned(hass, coordinator)
     assert coordinator.data.load_forecast is not None
     assert coordinator.data.load_forecast.n_days == 2
 
@@ -173,7 +187,7 @@ async def test_energy_meter_hourly_change_is_the_load(hass: HomeAssistant) -> No
     )
     import_energy(hass, days=4)
     await async_wait_recording_done(hass)
-    entry = await setup_entry(hass, make_entry(**{CONF_CONSUMPTION_ENTITY: METER}))
+    entry = await setup_learned(hass, make_entry(**{CONF_CONSUMPTION_ENTITY: METER}))
     coordinator = entry.runtime_data.coordinator
     assert coordinator.history.kind == "energy"
     result = coordinator.data
@@ -189,7 +203,7 @@ async def test_kw_power_statistics(hass: HomeAssistant) -> None:
     hass.states.async_set(HOUSE, "0.5", {"unit_of_measurement": "kW"})
     import_power(hass, days=2, unit="kW")
     await async_wait_recording_done(hass)
-    entry = await setup_entry(hass, make_entry())
+    entry = await setup_learned(hass, make_entry())
     result = entry.runtime_data.coordinator.data
     by_hour = local_hours(result.inputs.start, result.inputs.load_kw)
     assert by_hour[18] == pytest.approx(2.0, abs=0.1)
@@ -203,7 +217,7 @@ async def test_sarima_chosen_by_the_backtest_both_maes_exposed(
     import_power(hass, days=15)
     await async_wait_recording_done(hass)
     assert await async_setup_component(hass, "diagnostics", {})
-    entry = await setup_entry(hass, make_entry())
+    entry = await setup_learned(hass, make_entry())
     fc = entry.runtime_data.coordinator.data.load_forecast
     assert fc is not None and fc.n_days == 15
     assert fc.mae_profile_kw is not None and fc.mae_sarima_kw is not None
@@ -231,7 +245,7 @@ async def test_without_statsmodels_the_profile_silently(
     monkeypatch.setitem(sys.modules, forecast_module.SARIMAX_MODULE, None)
     import_power(hass, days=15)
     await async_wait_recording_done(hass)
-    entry = await setup_entry(hass, make_entry())
+    entry = await setup_learned(hass, make_entry())
     fc = entry.runtime_data.coordinator.data.load_forecast
     assert fc is not None and fc.model == "profile"
     assert fc.mae_profile_kw is not None and fc.mae_sarima_kw is None
@@ -260,7 +274,7 @@ async def test_database_and_fit_run_in_executors_refreshed_daily(
     monkeypatch.setattr(history_module, "fit_load_forecaster", spy_fit)
     import_power(hass, days=3)
     await async_wait_recording_done(hass)
-    entry = await setup_entry(hass, make_entry())
+    entry = await setup_learned(hass, make_entry())
     assert [s[0] for s in seen] == ["read", "fit"]
     assert all(ident != loop_thread for _, ident, _ in seen)
     assert seen[0][2].startswith("DbWorker")  # the recorder's database executor
@@ -268,10 +282,10 @@ async def test_database_and_fit_run_in_executors_refreshed_daily(
 
     coordinator = entry.runtime_data.coordinator
     freezer.move_to(NOW + timedelta(hours=6))
-    await coordinator.async_refresh()
+    await refresh_learned(hass, coordinator)
     assert len(seen) == 2  # the cached fit
     freezer.move_to(NOW + timedelta(days=1))
-    await coordinator.async_refresh()
+    await refresh_learned(hass, coordinator)
     assert [s[0] for s in seen] == ["read", "fit", "read", "fit"]
     assert coordinator.history.fitted_at == dt_util.utcnow()
 
@@ -286,13 +300,13 @@ async def test_a_failing_read_plans_flat_and_warns_once(
         raise OSError("database is locked")
 
     monkeypatch.setattr(history_module, "read_hourly_history", broken)
-    entry = await setup_entry(hass, make_entry())
+    entry = await setup_learned(hass, make_entry())
     coordinator = entry.runtime_data.coordinator
     assert coordinator.data.status.value == "optimal"
     assert np.allclose(coordinator.data.inputs.load_kw, 0.5)
     assert "database is locked" in (coordinator.history.error or "")
     coordinator.history.attempted_at = NOW - timedelta(hours=2)  # retried, fails again
-    await coordinator.async_refresh()
+    await refresh_learned(hass, coordinator)
     warnings = [r for r in caplog.records if "cannot learn the consumption" in r.message]
     assert len(warnings) == 1
     assert coordinator.history.summary()["error"] is not None

@@ -226,7 +226,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
     async def _async_update_data(self) -> CycleResult:
         """Read, solve, decide, act. Never raises: the status sensor tells what happened."""
         now = dt_util.utcnow()
-        await self.history.async_update(now)  # the recorder and the fit run in executors
+        # the consumption history: read and fitted in executors, in the background, when due
+        self.history.async_schedule(now, self.config_entry, self.async_refresh)
         self.reader.load_model = self.history.forecaster
         try:
             inputs = self.reader.read(now)

@@ -4,9 +4,11 @@ The recorder's long-term statistics of the configured consumption entity are rea
 weeks, hourly: the ``mean`` of a power sensor (W, kW, MW) or the hourly ``change`` of an energy
 meter (Wh, kWh, MWh; a total meter's ``sum``). The database is read in the recorder's executor
 and the forecaster (profile, SARIMA where statsmodels is installed, see ``planner.forecast``) is
-fitted in Home Assistant's executor: nothing blocks the event loop. The fit is cached and
-refreshed once a day, or within the hour while there is no history yet (a new install learns as
-soon as the recorder has compiled its first statistics).
+fitted in Home Assistant's executor: nothing blocks the event loop. It runs as a background task
+of the entry, so that set-up and the cycles do not wait for it (until the first fit, the plan uses
+today's flat value; a new fit triggers a re-plan). The fit is cached and refreshed once a day, or
+within the hour while there is no history yet (a new install learns as soon as the recorder has
+compiled its first statistics).
 
 Loads the plan controls (cars, battery) are not subtracted yet: the consumption entity is taken
 to be the house without them (``fit_load_forecaster(controlled_kw=...)`` supports it).
@@ -14,6 +16,8 @@ to be the house without them (``fit_load_forecaster(controlled_kw=...)`` support
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -21,7 +25,8 @@ import logging
 import math
 from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 import numpy as np
 
@@ -102,6 +107,7 @@ class ConsumptionHistory:
         self.fitted_at: datetime | None = None
         self.attempted_at: datetime | None = None
         self.error: str | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def due(self, now: datetime) -> bool:
         """Whether the history should be read (again) now."""
@@ -114,6 +120,29 @@ class ConsumptionHistory:
         if self.forecaster is None or self.error is not None:
             return True
         return self.fitted_at is None or now - self.fitted_at >= REFRESH
+
+    @callback
+    def async_schedule(
+        self,
+        now: datetime,
+        entry: ConfigEntry,
+        on_learned: Callable[[], Coroutine[Any, Any, None]],
+    ) -> None:
+        """Learn in the background when due; ``on_learned`` is awaited after a useful new fit."""
+        if (self._task is not None and not self._task.done()) or not self.due(now):
+            return
+        self._task = entry.async_create_background_task(
+            self.hass,
+            self._async_learn(now, on_learned),
+            name=f"SmartLoad consumption history {self.entity_id}",
+        )
+
+    async def _async_learn(
+        self, now: datetime, on_learned: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        await self.async_update(now)
+        if self.error is None and self.forecaster is not None and self.forecaster.n_days > 0:
+            await on_learned()
 
     async def async_update(self, now: datetime) -> None:
         """Read the history and fit the forecaster when due. Never raises."""
