@@ -223,3 +223,26 @@ def test_error_plan_is_safe_and_bad_slot_raises() -> None:
 def test_missing_why_falls_back_to_idle() -> None:
     d = decide(make_inputs(), make_plan(why=()))
     assert d.why == Why(key="idle")
+
+
+def test_last_slot_before_departure_below_target_is_now() -> None:
+    # 6 kW PV - 0.5 kW load covers the planned 5 kW, but the car leaves after this slot and is
+    # still below its target (20 < 48 kWh): a PV shortfall could not be made up later.
+    inputs = make_inputs(price=0.30, pv=6.0, vehicles=(car("Kia", departure=1),))
+    plan = make_plan(vehicles=(vplan("Kia", [5.0, 0, 0, 0]),))
+    d = decide(inputs, plan)
+    assert d.loadpoint_mode is LoadpointMode.NOW
+    assert d.vehicle_charge_kw == pytest.approx(5.0)
+    # One slot earlier the next cycle can still correct it: PV mode.
+    early = make_inputs(price=0.30, pv=6.0, vehicles=(car("Kia", departure=2),))
+    assert decide(early, plan).loadpoint_mode is LoadpointMode.PV
+    # At or above the target the surplus is a bonus: PV mode.
+    full = VehicleInput(
+        name="Kia",
+        capacity_kwh=60.0,
+        soc_kwh=48.0,
+        target_soc_kwh=48.0,
+        max_charge_kw=11.0,
+        departure_slot=1,
+    )
+    assert decide(make_inputs(pv=6.0, vehicles=(full,)), plan).loadpoint_mode is LoadpointMode.PV

@@ -380,8 +380,13 @@ def test_derived_terminal_values() -> None:
     assert lp.terminal_values(inputs).vehicle_eur_per_kwh == (
         pytest.approx(np.quantile(p_in, 0.25) / 0.9),
     )
+    # spare room above target + expected use: halfway between the feed-in and Q_v, per kWh stored
+    q_v = np.quantile(p_in, 0.25)
+    assert lp.terminal_values(inputs).vehicle_spare_eur_per_kwh == (
+        pytest.approx((0.08 + (q_v - 0.08) / 2) / 0.9),
+    )
     fixed = dataclasses.replace(inputs, settings=PlannerSettings(terminal_value_eur_per_kwh=0.2))
-    assert lp.terminal_values(fixed) == lp.TerminalValues(0.2, (0.2,))
+    assert lp.terminal_values(fixed) == lp.TerminalValues(0.2, (0.2,))  # no spare value
 
 
 def test_pv_surplus_goes_into_a_car_that_will_drive_again() -> None:
@@ -401,6 +406,44 @@ def test_pv_surplus_goes_into_a_car_that_will_drive_again() -> None:
     assert with_use.vehicles[0].charge_kw.sum() * 0.25 == pytest.approx(4.5)
     assert with_use.cost_eur > without.cost_eur  # less export income now, less import later
     assert with_use.objective_eur < without.objective_eur
+
+
+def test_spare_room_takes_pv_surplus_and_only_very_cheap_grid_energy() -> None:
+    """A car above target + expected use: PV surplus goes in rather than out; grid energy only
+    below (feed-in + Q_v) / 2, not merely below Q_v."""
+    n = 8
+    pv = [0, 0, 5.0, 5.0, 0, 0, 0, 0]  # 2 slots x 4.5 kW surplus = 2.25 kWh
+    prices = [0.30, 0.30, 0.30, 0.30, 0.12, 0.25, 0.30, 0.30]  # Q_v = 0.2875
+    vehicle = car(soc_kwh=20.0, target_soc_kwh=12.0, max_charge_kw=11.0, departure_slot=n)
+    inputs = home(prices, load=0.5, pv=pv, export=0.08, vehicles=(vehicle,))
+    result = lp.plan(dataclasses.replace(inputs, settings=PlannerSettings()))
+    kia = result.vehicles[0]
+    assert result.grid_export_kw.sum() == pytest.approx(0.0, abs=TOL)
+    np.testing.assert_allclose(kia.charge_kw[2:4], 4.5, atol=TOL)
+    # 0.12 is below (0.08 + 0.2875) / 2 = 0.18: full power; 0.25 is below Q_v but not below that
+    assert kia.charge_kw[4] == pytest.approx(11.0)
+    assert kia.charge_kw[5] == pytest.approx(0.0, abs=TOL)
+    assert charging_slots(kia.charge_kw) == {2, 3, 4}
+    # scenario mode (no terminal value): the surplus is exported, nothing bought
+    plain = lp.plan(inputs)
+    assert plain.vehicles[0].charge_kw.sum() == pytest.approx(0.0, abs=TOL)
+
+
+def test_a_leaving_cars_last_slot_is_not_shared() -> None:
+    """Sharing a slot between cars is a relaxation that later cycles sort out, but not in the
+    last slot before a departure: that slot is the leaving car's alone."""
+    prices = [0.40, 0.40, 0.20, 0.30, 0.30, 0.30]
+    first = car(name="Kia", soc_kwh=10.0, target_soc_kwh=10.5, departure_slot=3)  # 0.5 kWh
+    second = car(name="Zoe", soc_kwh=10.0, target_soc_kwh=10.5, departure_slot=6)
+    result = lp.plan(home(prices, vehicles=(first, second), wallbox_max_kw=4.0))
+    kia, zoe = result.vehicles
+    assert kia.shortfall_kwh == 0.0 and zoe.shortfall_kwh == 0.0
+    assert kia.charge_kw[2] == pytest.approx(2.0)  # half of the cheap slot, Kia's last one
+    assert zoe.charge_kw[2] == pytest.approx(0.0, abs=TOL)  # Zoe waits for a 0.30 slot
+    # when slot 2 is not Kia's last one, both share it (the relaxation)
+    later = dataclasses.replace(first, departure_slot=4)
+    shared = lp.plan(home(prices, vehicles=(later, second), wallbox_max_kw=4.0))
+    np.testing.assert_allclose([v.charge_kw[2] for v in shared.vehicles], [2.0, 2.0], atol=TOL)
 
 
 def test_car_without_departure_fills_up_to_its_target_in_cheap_slots() -> None:

@@ -12,7 +12,8 @@ Loadpoint (one wallbox, several cars):
   then follows the real surplus;
 - MINPV when part of it is surplus and the grid part fits evcc's minimum current
   (``min_charge_kw``): evcc adds the real surplus on top of the minimum;
-- NOW otherwise (grid charging at the planned power);
+- NOW otherwise (grid charging at the planned power), and in the car's last slot before its
+  departure while it is still below its target: no later cycle could make up for a PV shortfall;
 - the smart cost limit is the car's planned price limit. In PV mode evcc would charge at full
   power from the grid whenever the price is at or below that limit, so in a PV slot whose price is
   at or below the limit (the plan chose not to grid-charge *now*) the limit is withheld (None) for
@@ -34,6 +35,8 @@ from .model import (
     Plan,
     PlanInput,
     PlanStatus,
+    VehicleInput,
+    VehiclePlan,
     Why,
 )
 
@@ -87,6 +90,10 @@ def decide(
         else:
             mode = LoadpointMode.NOW
         vplan = plan.vehicle(first.name)
+        if mode is not LoadpointMode.NOW and _last_slot_short(first, vplan, slot):
+            # No later cycle can make up for a PV shortfall in the car's last slot before it
+            # leaves: the energy the target still needs is charged at the planned power.
+            mode = LoadpointMode.NOW
         cost_limit = vplan.price_limit_eur_per_kwh if vplan is not None else None
         if mode is LoadpointMode.PV and cost_limit is not None and price <= cost_limit:
             cost_limit = None
@@ -109,6 +116,23 @@ def decide(
         battery_target_soc_kwh=target,
         why=why,
     )
+
+
+def _last_slot_short(vehicle: VehicleInput, vplan: VehiclePlan | None, slot: int) -> bool:
+    """Is ``slot`` the car's last one before its departure, with the car still below target?"""
+    if vehicle.departure_slot is None or vehicle.departure_slot != slot + 1:
+        return False
+    return _below_target(vehicle, vplan, slot)
+
+
+def _below_target(vehicle: VehicleInput, vplan: VehiclePlan | None, slot: int) -> bool:
+    """Does the car leave within the horizon and is it still below its target at ``slot``?"""
+    if vehicle.departure_slot is None or vehicle.departure_slot <= slot:
+        return False
+    soc = vehicle.soc_kwh
+    if slot > 0 and vplan is not None and len(vplan.soc_kwh) >= slot:
+        soc = float(vplan.soc_kwh[slot - 1])
+    return soc < vehicle.target_soc_kwh - 1e-6
 
 
 def safe_decision(why: Why) -> Decision:

@@ -7,7 +7,8 @@ Model (slot ``t`` of ``N``, length ``dt`` hours; every variable a named slice of
     car k       add_k - dt*eta_k*sum_t cc_kt                          = 0
     wallbox     sum_k cc_kt                                           <= wallbox_max_kw
     target k    add_k + short_k                                       >= target_k - soc0_k
-    car value k g_k - add_k                                           <= 0,    0 <= g_k <= G_k
+    car value k g_k + g2_k - add_k                                    <= 0,    0 <= g_k <= G_k,
+                                                                               0 <= g2_k <= G2_k
     bounds      0 <= imp <= max_import, 0 <= exp <= max_export, 0 <= bc <= P_c, 0 <= bd <= P_d,
                 min_soc <= bs <= max_soc, bs_(N-1) >= end_soc_min, 0 <= cc_k <= P_k inside the
                 plug-in window (plugged_from_slot <= t < departure_slot), else 0,
@@ -16,7 +17,7 @@ Model (slot ``t`` of ``N``, length ``dt`` hours; every variable a named slice of
                 pv_curtailment_eur_per_kwh; not at all in scenario mode)
 
     minimise    sum_t dt*(p_in*imp - p_out*exp + wear*(bc + bd))
-                + penalty * sum_k short_k - v_bat*(bs_(N-1) - soc0) - sum_k v_k*g_k
+                + penalty * sum_k short_k - v_bat*(bs_(N-1) - soc0) - sum_k (v_k*g_k + v2_k*g2_k)
                 (+ a tie-break of 1e-5 EUR/kWh x (priority + t/N) on car charging: the
                 higher-priority car first; earlier slots first where the solver's tolerances
                 can see the difference, i.e. short horizons only)
@@ -26,6 +27,13 @@ A car only charges, and only inside its window, so its SoC is ``soc0_k`` plus th
 earlier SoC can bind. Its dynamics therefore collapse into one row (the SoC array is the running
 sum); the battery, which also discharges, keeps one dynamics row per slot. The wallbox rows exist
 only in the slots where the plugged-in cars could exceed the wallbox together.
+
+One wallbox charges one car at a time; the wallbox row lets the plan share a slot's power between
+cars (a relaxation: ``decision.decide`` gives the slot to one car and later cycles re-plan the
+rest). The one slot no later cycle can correct is a car's last slot before it leaves, so while a
+car is below its target, the other cars get no power in that slot (a restriction, not a binary).
+Without it, a plan that needs every remaining slot at full power could miss a target by the part
+of a shared slot (seen on the shared year's data).
 
 The constraint matrix is assembled from ``scipy.sparse`` blocks sized by the horizon (identities,
 the difference operator ``D = I - shift``, slot selections, ``[I, I, ...]`` for the cars), one dict
@@ -52,6 +60,15 @@ When it is None it is derived from the forecast itself, nothing tuned to particu
   0.25) of the import prices, and a kWh in the car replaces ``1/eta_k`` kWh from the grid:
   ``v_k = Q_v(p_in) / eta_k``, floored at 0. The plan then fills a car beyond its target in the
   slots cheaper than ``Q_v`` and puts PV surplus into it rather than exporting it below ``Q_v``.
+- spare room in a car (above ``target + expected_use_kwh``, up to its capacity): the car will
+  drive again, so such a kWh also replaces a later charge, only further ahead, when it may come
+  from PV surplus (worth the feed-in ``p_out``) as well as from the grid (worth ``Q_v``). Nothing
+  in the horizon says which, so each counts half: ``v2_k = (p_out + (Q_v - p_out) / 2) / eta_k``
+  with ``p_out`` the horizon's median feed-in (``v2_k <= v_k``). The plan then puts PV surplus
+  that the battery cannot take into the car rather than exporting it, and grid energy only when
+  it costs less than ``(p_out + Q_v) / 2`` (negative and near-zero spot prices); it does not
+  fill the car to capacity from the grid at ordinary prices, where nothing is gained. Measured on
+  the shared year (benchmarks/simulate/README.md) this lowers both the raw and the adjusted cost.
 
 Physical plans (no simultaneous import+export, no simultaneous battery charge+discharge). Both
 tempt an LP only when energy has a non-positive value somewhere: import price <= export price
@@ -264,6 +281,8 @@ class TerminalValues:
 
     battery_eur_per_kwh: float
     vehicle_eur_per_kwh: tuple[float, ...]
+    # Each car's room above target + expected use, up to its capacity (empty: not valued).
+    vehicle_spare_eur_per_kwh: tuple[float, ...] = ()
 
 
 def terminal_values(inputs: PlanInput) -> TerminalValues:
@@ -278,7 +297,19 @@ def terminal_values(inputs: PlanInput) -> TerminalValues:
         q_b = float(np.quantile(p_in, s.terminal_battery_price_quantile))
         battery = max(0.0, b.discharge_efficiency * (q_b - b.wear_cost_eur_per_kwh))
     q_v = max(0.0, float(np.quantile(p_in, s.terminal_vehicle_price_quantile)))
-    return TerminalValues(battery, tuple(q_v / v.charge_efficiency for v in inputs.vehicles))
+    cars = tuple(q_v / v.charge_efficiency for v in inputs.vehicles)
+    if _SPARE_GRID_SHARE is None:
+        return TerminalValues(battery, cars)
+    feed_in = max(0.0, float(np.median(inputs.export_price_eur_per_kwh)))
+    spare = min(q_v, feed_in + _SPARE_GRID_SHARE * max(0.0, q_v - feed_in))
+    return TerminalValues(
+        battery, cars, tuple(spare / v.charge_efficiency for v in inputs.vehicles)
+    )
+
+
+# A kWh in a car beyond target + expected use replaces a later charge that comes either from PV
+# surplus (worth the feed-in) or from the grid (worth Q_v): the share of the grid (see module doc).
+_SPARE_GRID_SHARE: float | None = 0.5
 
 
 # --------------------------------------------------------------------------------------------
@@ -459,7 +490,10 @@ def _build(
     deps = [_departure(v, n) for v in cars]
     departing = [k for k in range(n_cars) if deps[k] is not None]
     caps = [_valued_energy(v, values.vehicle_eur_per_kwh[k]) for k, v in enumerate(cars)]
-    valued = [k for k in range(n_cars) if caps[k] > 0]
+    spare_values = values.vehicle_spare_eur_per_kwh or (0.0,) * n_cars
+    spares = [_spare_energy(v, caps[k], spare_values[k]) for k, v in enumerate(cars)]
+    valued = [k for k in range(n_cars) if caps[k] > 0 or spares[k] > 0]
+    spare = [k for k in valued if spares[k] > 0]
 
     # Variables: cc holds every car's charge power, car k in cc[k*n:(k+1)*n].
     lay = _Layout()
@@ -476,6 +510,8 @@ def _build(
         lay.add("short", len(departing))  # shortfall at departure (kWh)
     if valued:
         lay.add("g", len(valued))  # added energy that carries the terminal value (kWh)
+    if spare:
+        lay.add("g2", len(spare))  # added energy above target + expected use (kWh)
     curtail = _curtailment_slots(inputs)
     if len(curtail):
         lay.add("cur", len(curtail))  # curtailed PV (kW) in those slots
@@ -518,6 +554,14 @@ def _build(
             window = (slots >= v.plugged_from_slot) & (slots < end)
             cc_hi[k] = np.where(window, min(v.max_charge_kw, inputs.wallbox_max_kw), 0.0)
             cc_c[k] = _TIE_EUR_PER_KWH * dt * (v.priority + slots / n)
+        # The wallbox serves one car at a time; sharing a slot's power between cars is a
+        # relaxation that later cycles sort out, except in a car's last slot before it leaves
+        # (below its target): no later cycle can correct that one, so it is the leaving car's.
+        for k, v in enumerate(cars):
+            last = deps[k] - 1 if deps[k] is not None else -1
+            if last >= 0 and cc_hi[k, last] > 0 and v.soc_kwh < v.target_soc_kwh:
+                others = np.arange(n_cars) != k
+                cc_hi[others, last] = 0.0
         hi[lay["add"]] = [v.capacity_kwh - v.soc_kwh for v in cars]  # SoC <= capacity
     if departing:
         c[lay["short"]] = inputs.settings.shortfall_penalty_eur_per_kwh
@@ -525,6 +569,9 @@ def _build(
     if valued:
         c[lay["g"]] = [-values.vehicle_eur_per_kwh[k] for k in valued]
         hi[lay["g"]] = [caps[k] for k in valued]
+    if spare:
+        c[lay["g2"]] = [-spare_values[k] for k in spare]
+        hi[lay["g2"]] = [spares[k] for k in spare]
     if "cur" in lay:
         c[lay["cur"]] = (inputs.settings.pv_curtailment_eur_per_kwh or 0.0) * dt
         hi[lay["cur"]] = pv[curtail]
@@ -579,7 +626,10 @@ def _build(
     if valued:
         m = len(valued)
         pick = _select(valued, n_cars)
-        groups.append(("value", {"g": _eye(m), "add": -pick}, np.full(m, -np.inf), np.zeros(m)))
+        row = {"g": _eye(m), "add": -pick}
+        if spare:
+            row["g2"] = _select([valued.index(k) for k in spare], m).T
+        groups.append(("value", row, np.full(m, -np.inf), np.zeros(m)))
     if binaries is not None:
         cars_max = cc_hi.sum(axis=0) if n_cars else np.zeros(n)
         m_imp, m_exp = _big_m(inputs, cars_max)
@@ -627,6 +677,13 @@ def _valued_energy(v: VehicleInput, value: float) -> float:
     if value <= 0:
         return 0.0
     return max(0.0, min(v.capacity_kwh, v.target_soc_kwh + v.expected_use_kwh) - v.soc_kwh)
+
+
+def _spare_energy(v: VehicleInput, valued: float, value: float) -> float:
+    """kWh of room above the valued energy, up to the capacity, that carry the spare value."""
+    if value <= 0:
+        return 0.0
+    return max(0.0, v.capacity_kwh - v.soc_kwh - valued)
 
 
 # --------------------------------------------------------------------------------------------
