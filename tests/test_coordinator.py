@@ -375,3 +375,23 @@ async def test_solver_failure_acts_on_fallback_with_repair(
     await coordinator.async_refresh()  # the optimiser works again
     assert coordinator.data.status is Status.OPTIMAL
     assert issue_id not in smartload_issues(hass)
+
+
+async def test_naive_forecast_times_are_local(hass: HomeAssistant) -> None:
+    """A forecast without offsets (local wall-clock times) is placed in Home Assistant's zone."""
+    local_midnight = "2026-05-12T{:02d}:00:00"  # NOW is midnight in Berlin (22:00 UTC)
+    rows = [
+        {
+            "start": local_midnight.format(h),
+            "end": local_midnight.format(h + 1),
+            "price": 0.05 if h < 3 else 0.30,
+        }
+        for h in range(23)
+    ]
+    hass.states.async_set(PRICE, "0.05", {"unit_of_measurement": "EUR/kWh", "forecast": rows})
+    entry = await setup_entry(hass, make_entry(automation=False))
+    result = entry.runtime_data.coordinator.data
+    assert result.status is Status.OPTIMAL  # read as UTC it would start two hours late: stale
+    assert result.inputs is not None
+    prices = result.inputs.import_price_eur_per_kwh
+    assert prices[:12].tolist() == [0.05] * 12 and prices[12] == pytest.approx(0.30)

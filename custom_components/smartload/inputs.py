@@ -276,7 +276,8 @@ class InputReader:
         unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
         unit = unit if isinstance(unit, str) else None
         parse = parse_pv_forecast if pv else parse_price_forecast
-        series = parse(dict(state.attributes), unit)
+        # naive times (EPEX Spot, Energi Data Service) are local wall-clock times
+        series = parse(dict(state.attributes), unit, tz=dt_util.get_default_time_zone())
         if not series.values:
             problems.append(InputProblem(kind=FORECAST_EMPTY, entity_id=entity_id, state=""))
             return None
@@ -398,7 +399,9 @@ class InputReader:
         now_price = value * price_scale(unit or None, [value])
         state = self.hass.states.get(entity_id)
         assert state is not None
-        series = parse_price_forecast(dict(state.attributes), unit or None)
+        series = parse_price_forecast(
+            dict(state.attributes), unit or None, tz=dt_util.get_default_time_zone()
+        )
         values, known = to_slots(series, start, n)
         return np.where(known, values, now_price)
 
