@@ -14,6 +14,7 @@ from custom_components.smartload.planner.prices import (
     extend_prices,
     fixed_export_prices,
     hourly_to_slots,
+    leading_run_price_limit,
     resample,
     tariff_import_prices,
 )
@@ -179,3 +180,12 @@ def test_tariff_helpers() -> None:
     np.testing.assert_allclose(
         tariff_import_prices(spot, surcharge_eur_per_kwh=0.165), (spot + 0.165) * 1.19
     )
+
+
+def test_leading_run_price_limit_covers_only_the_run_starting_now() -> None:
+    """The limit evcc gets: the dearest slot of the charging run that starts now."""
+    price = np.array([0.10, 0.12, 0.30, 0.05, 0.06])
+    assert leading_run_price_limit([True, True, False, True, True], price, 12) == 0.12
+    assert leading_run_price_limit([False, True, True, True, True], price, 12) is None
+    assert leading_run_price_limit([True] * 5, price, 2) == 0.12  # the window caps the run
+    assert leading_run_price_limit([], price, 12) is None

@@ -42,6 +42,7 @@ from .model import (
     VehiclePlan,
     Why,
 )
+from .prices import leading_run_price_limit
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def _rule_plan(inputs: PlanInput, reason: str, t0: float) -> Plan:
         else:
             at_dep, short = None, 0.0
         shortfall_total += short
-        limit = _leading_run_limit(grid_kw_by_car[i] > 1e-6, p_in, window)
+        limit = leading_run_price_limit(grid_kw_by_car[i] > 1e-6, p_in, window)
         vehicles.append(
             VehiclePlan(
                 name=vi.name,
@@ -321,21 +322,8 @@ def _run_battery(
         ch[t], dis[t], soc_arr[t] = c, d, soc
         modes.append(mode)
     charging = np.array([m == BatteryMode.CHARGE for m in modes], dtype=bool)
-    limit = _leading_run_limit(charging, p_in, window)
+    limit = leading_run_price_limit(charging, p_in, window)
     return ch, dis, soc_arr, modes, limit
-
-
-def _leading_run_limit(mask: np.ndarray, price: FloatArray, window: int) -> float | None:
-    """Highest price over the run of True slots that starts now (slot 0), at most ``window``.
-
-    The same definition as the LP's: evcc's limit acts immediately, and the plan is re-made every
-    cycle, so a limit that covered a later run would make evcc charge now, against the plan.
-    """
-    mask = mask[:window]
-    if len(mask) == 0 or not mask[0]:
-        return None
-    stop = int(np.argmin(mask)) if not mask.all() else len(mask)
-    return float(price[:stop].max())
 
 
 def _idle_plan(inputs: PlanInput, reason: str, t0: float) -> Plan:

@@ -142,6 +142,7 @@ from .model import (
     VehicleInput,
     VehiclePlan,
 )
+from .prices import leading_run_price_limit
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -884,15 +885,6 @@ def _solve(
 # --------------------------------------------------------------------------------------------
 
 
-def _leading_run_limit(mask: np.ndarray, price: FloatArray, window: int) -> float | None:
-    """Highest price over the run of True slots that starts at slot 0 (at most ``window``)."""
-    mask = mask[:window]
-    if len(mask) == 0 or not mask[0]:
-        return None
-    stop = int(np.argmin(mask)) if not mask.all() else len(mask)
-    return float(price[:stop].max())
-
-
 def warm_up() -> None:
     """Import the solver libraries (~1 s on a Pi), e.g. once in an executor job at set-up, so
     that the first plan's ``solve_ms`` is the solve alone. Never call it in the event loop."""
@@ -1011,14 +1003,14 @@ def _to_plan(inputs: PlanInput, prob: _Problem, sol: _Solution) -> Plan:
             BatteryMode.CHARGE if g else BatteryMode.HOLD if h else BatteryMode.NORMAL
             for g, h in zip(grid_charge.tolist(), hold.tolist(), strict=True)
         )
-        battery_limit = _leading_run_limit(grid_charge, p_in, window)
+        battery_limit = leading_run_price_limit(grid_charge, p_in, window)
     else:
         modes = tuple(BatteryMode.NORMAL for _ in range(n))
         battery_limit = None
     vehicles = [
         dataclasses.replace(
             vp,
-            price_limit_eur_per_kwh=_leading_run_limit(
+            price_limit_eur_per_kwh=leading_run_price_limit(
                 (vp.charge_kw > FLOW_TOL) & importing, p_in, window
             ),
         )

@@ -158,3 +158,17 @@ def tariff_import_prices(
     """All-in import prices of a dynamic tariff: ``(spot + surcharges) * (1 + vat)``."""
     spot = np.asarray(spot_eur_per_kwh, dtype=float)
     return (spot + surcharge_eur_per_kwh) * (1.0 + vat)
+
+
+def leading_run_price_limit(mask: ArrayLike, price: ArrayLike, window: int) -> float | None:
+    """Highest price over the run of True slots that starts now (slot 0), at most ``window``.
+
+    The price limit handed to evcc (smart cost limit, battery grid-charge limit): evcc acts on a
+    limit immediately and the plan is re-made every cycle, so a limit that covered a *later* run
+    of charging slots would make evcc charge now, against the plan. None: not charging now.
+    """
+    run = np.asarray(mask, dtype=bool)[:window]
+    if run.size == 0 or not run[0]:
+        return None
+    stop = int(np.argmin(run)) if not run.all() else run.size
+    return float(np.asarray(price, dtype=float)[:stop].max())
