@@ -77,8 +77,13 @@ class BufferDecision:
     min_soc_kwh: float
     configured_min_soc_kwh: float
     floor_kwh: float
+    capacity_kwh: float
     confidence: Confidence
     reasons: tuple[Why, ...]
+
+    def pct(self, kwh: float) -> float:
+        """An energy in percent of the capacity (one decimal)."""
+        return round(100.0 * kwh / self.capacity_kwh, 1) if self.capacity_kwh > 0 else 0.0
 
     @property
     def lowered(self) -> bool:
@@ -179,6 +184,7 @@ def dynamic_min_soc(
         min_soc_kwh=value,
         configured_min_soc_kwh=m,
         floor_kwh=floor,
+        capacity_kwh=float(capacity_kwh),
         confidence=confidence,
         reasons=tuple(reasons),
     )
