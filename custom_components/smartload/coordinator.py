@@ -29,6 +29,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .actuator import ActuatorProblem, async_apply, planned_writes
+from .battery_buffer import BufferReport
 from .const import (
     CONF_AUTOMATION,
     CONF_CONSUMPTION_ENTITY,
@@ -87,6 +88,7 @@ class CycleResult:
     input_problems: tuple[InputProblem, ...] = ()
     actuator_problems: tuple[ActuatorProblem, ...] = ()
     load_forecast: LoadForecast | None = None  # the learned one (None: today's flat value)
+    battery_buffer: BufferReport | None = None  # the dynamic minimum SoC the plan used
 
 
 @dataclass(kw_only=True, slots=True)
@@ -229,10 +231,12 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         # the consumption history: read and fitted in executors, in the background, when due
         self.history.async_schedule(now, self.config_entry, self.async_refresh)
         self.reader.load_model = self.history.forecaster
+        # a price forecast served by an action (Tibber, Nord Pool): called when due, cached
+        await self.reader.price_action.async_update(now)
         try:
             inputs = self.reader.read(now)
         except StaleInputsError as err:
-            self._report_inputs(err.problems)
+            self._report_inputs(err.problems + self.reader.warnings)
             self._report_actuators([], acting=False)
             return CycleResult(
                 status=Status.STALE_INPUTS,
@@ -244,7 +248,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         except Exception as err:  # a setting the reader cannot use: no plan, no traceback loop
             self._report_actuators([], acting=False)
             return self._failed(now, None, f"cannot read the inputs: {err!r}", err)
-        self._report_inputs(())
+        self._report_inputs(self.reader.warnings)
 
         try:
             plan = await self.hass.async_add_executor_job(solve, inputs)
@@ -287,6 +291,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             writes=writes,
             actuator_problems=tuple(problems),
             load_forecast=self.reader.load_forecast,
+            battery_buffer=self.reader.buffer.report,
         )
 
     def _failed(
@@ -336,10 +341,16 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
 
     def _report_inputs(self, problems: tuple[InputProblem, ...]) -> None:
         lines = {f"input: {p.describe()}" for p in problems}
+        warnings = {f"input: {p.describe()}" for p in problems if not p.blocking}
         for line in sorted(lines - self._logged):
-            _LOGGER.warning("SmartLoad cannot read an input, so it acts on nothing: %s", line[7:])
+            if line in warnings:
+                _LOGGER.warning("SmartLoad falls back on another input: %s", line[7:])
+            else:
+                _LOGGER.warning(
+                    "SmartLoad cannot read an input, so it acts on nothing: %s", line[7:]
+                )
         recovered = {line for line in self._logged if line.startswith("input: ")} - lines
-        if recovered and not problems:
+        if recovered and not any(p.blocking for p in problems):
             _LOGGER.info("SmartLoad's inputs are readable again")
         self._logged = (self._logged - recovered) | lines
         prefix = self._issue_prefix("input")

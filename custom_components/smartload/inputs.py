@@ -62,6 +62,7 @@ from .const import (
     SLOT,
     SUBENTRY_VEHICLE,
 )
+from .battery_buffer import BatteryBuffer
 from .planner.forecast import LoadForecast, LoadForecaster
 from .planner.model import BatteryInput, PlanInput, VehicleInput
 from .planner.prices import extend_prices
@@ -74,6 +75,7 @@ from .planner.sources import (
     price_scale,
     to_slots,
 )
+from .price_actions import PriceAction
 
 # House load assumed until an energy meter has given two readings (≈ 4 400 kWh a year).
 DEFAULT_LOAD_KW = 0.5
@@ -94,6 +96,7 @@ UNAVAILABLE = "input_unavailable"
 NOT_NUMERIC = "input_not_numeric"
 NOT_PLUGGED_STATE = "input_not_plugged_state"
 FORECAST_EMPTY = "forecast_empty"
+FORECAST_ACTION_FAILED = "forecast_action_failed"  # not blocking: the attributes stand in
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -104,8 +107,15 @@ class InputProblem:
     entity_id: str
     state: str
 
+    @property
+    def blocking(self) -> bool:
+        """False: reported (a repair issue), but the cycle plans on a fallback."""
+        return self.kind != FORECAST_ACTION_FAILED
+
     def describe(self) -> str:
         """One English line for the log and the status sensor."""
+        if self.kind == FORECAST_ACTION_FAILED:
+            return f"the price forecast action for {self.entity_id} failed: {self.state}"
         if self.kind == FORECAST_EMPTY:
             return f"{self.entity_id} has no forecast in its attributes"
         if self.kind == UNAVAILABLE:
@@ -212,6 +222,10 @@ class InputReader:
         # the fitted consumption forecaster (set by the coordinator) and its latest forecast
         self.load_model: LoadForecaster | None = None
         self.load_forecast: LoadForecast | None = None
+        self.buffer = BatteryBuffer()  # the dynamic minimum SoC of the last read
+        # a price forecast fetched by an action (Tibber, Nord Pool), refreshed by the coordinator
+        self.price_action = PriceAction(hass, entry_settings(entry)[CONF_PRICE_ENTITY])
+        self.warnings: tuple[InputProblem, ...] = ()  # non-blocking problems of the last read
 
     # -- the entities the coordinator watches -------------------------------------------------
     def forecast_entities(self) -> list[str]:
@@ -283,6 +297,26 @@ class InputReader:
             return None
         return series
 
+    def _price_forecast(
+        self, conf: Mapping[str, Any], now: datetime, problems: list[InputProblem]
+    ) -> Series | None:
+        """The action's forecast when there is one, else the entity's attributes."""
+        entity_id = conf[CONF_PRICE_ENTITY]
+        action = self.price_action
+        self.warnings = ()
+        if action.error is not None:
+            self.warnings = (
+                InputProblem(
+                    kind=FORECAST_ACTION_FAILED,
+                    entity_id=entity_id,
+                    state=action.error,
+                ),
+            )
+        prices = action.current(now)
+        if prices is None:
+            prices = self._forecast(entity_id, problems, pv=False)
+        return prices
+
     def _load_kw(self, now: datetime, problems: list[InputProblem]) -> float | None:
         entity_id = entry_settings(self.entry).get(CONF_CONSUMPTION_ENTITY)
         if not entity_id:
@@ -312,7 +346,7 @@ class InputReader:
         start = floor_to_slot(now.astimezone(dt_util.UTC), int(SLOT.total_seconds() // 60))
 
         # prices: published ones first; the rest of the horizon is a flagged estimate
-        prices = self._forecast(conf[CONF_PRICE_ENTITY], problems, pv=False)
+        prices = self._price_forecast(conf, now, problems)
         n = int(conf.get(CONF_HORIZON_HOURS, DEFAULT_HORIZON_HOURS)) * 4
         n_known = min(n, known_slots(prices, start)) if prices else 0
         if prices is not None and n_known == 0:
@@ -329,6 +363,7 @@ class InputReader:
             else None
         )
         pv_kw = np.zeros(max(n, 0))
+        pv = None
         if pv_entity := conf.get(CONF_PV_FORECAST_ENTITY):
             pv = self._forecast(pv_entity, problems, pv=True)
             if pv is not None:
@@ -341,6 +376,16 @@ class InputReader:
             raise StaleInputsError(tuple(problems))
         assert prices is not None and load_kw is not None and export_price is not None
         import_price, price_estimated = self._import_prices(prices, start, n_known, n)
+        battery = self.buffer.apply(
+            battery,
+            pv=pv,
+            pv_kw=pv_kw,
+            import_price=import_price,
+            start=start,
+            slot_minutes=int(SLOT.total_seconds() // 60),
+            tz=dt_util.get_default_time_zone(),
+            lang=self.hass.config.language,
+        )
         export_limit = conf.get(CONF_GRID_EXPORT_LIMIT_KW)  # 0: a zero-export system
         return PlanInput(
             start=start,
