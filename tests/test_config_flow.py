@@ -79,6 +79,11 @@ from custom_components.smartload.const import (
     FEED_IN_FIXED,
     SUBENTRY_VEHICLE,
 )
+from custom_components.smartload.spot_tariff import (
+    CONF_SPOT_PRICES,
+    CONF_SPOT_SURCHARGE,
+    CONF_SPOT_VAT,
+)
 
 from . import conftest
 
@@ -786,6 +791,74 @@ async def test_options_out_of_range(
     result = await _options(hass, entry, None)
     with pytest.raises(InvalidData):
         await hass.config_entries.options.async_configure(result["flow_id"], data)
+    assert dict(entry.options) == DEFAULT_OPTIONS
+
+
+async def test_options_spot_tariff(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
+    """Raw spot prices: the surcharge and VAT are stored with the switch; off removes them."""
+    entry = _entry(hass)
+    base = {CONF_HORIZON_HOURS: "48", CONF_CYCLE_MINUTES: 15, CONF_AUTOMATION: True}
+    result = await _options(hass, entry, None)
+    assert _suggested(result, CONF_SPOT_PRICES) is False
+    result = await _options(
+        hass,
+        entry,
+        {**base, CONF_SPOT_PRICES: True, CONF_SPOT_SURCHARGE: 0.1786, CONF_SPOT_VAT: 19},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert dict(entry.options) == {
+        **DEFAULT_OPTIONS,
+        CONF_SPOT_PRICES: True,
+        CONF_SPOT_SURCHARGE: 0.1786,
+        CONF_SPOT_VAT: 19.0,
+    }
+    result = await _options(hass, entry, None)
+    assert _suggested(result, CONF_SPOT_PRICES) is True
+    assert _suggested(result, CONF_SPOT_SURCHARGE) == 0.1786
+    assert _suggested(result, CONF_SPOT_VAT) == 19.0
+
+    result = await _options(
+        hass,
+        entry,
+        {**base, CONF_SPOT_PRICES: False, CONF_SPOT_SURCHARGE: 0.1786, CONF_SPOT_VAT: 19},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert dict(entry.options) == DEFAULT_OPTIONS
+
+
+@pytest.mark.parametrize(
+    ("surcharge", "vat", "errors"),
+    [
+        (0.18, 100, {CONF_SPOT_VAT: "vat_out_of_range"}),
+        (0.18, -1, {CONF_SPOT_VAT: "vat_out_of_range"}),
+        (float("nan"), 19, {CONF_SPOT_SURCHARGE: "surcharge_not_finite"}),
+        (
+            float("inf"),
+            float("nan"),
+            {CONF_SPOT_SURCHARGE: "surcharge_not_finite", CONF_SPOT_VAT: "vat_out_of_range"},
+        ),
+    ],
+)
+async def test_options_spot_tariff_errors(
+    hass: HomeAssistant,
+    mock_setup: AsyncMock,
+    surcharge: float,
+    vat: float,
+    errors: dict[str, str],
+) -> None:
+    """VAT outside 0–100 % and a surcharge that is not a finite number: translated errors."""
+    entry = _entry(hass)
+    data = {
+        CONF_HORIZON_HOURS: "48",
+        CONF_CYCLE_MINUTES: 15,
+        CONF_AUTOMATION: True,
+        CONF_SPOT_PRICES: True,
+        CONF_SPOT_SURCHARGE: surcharge,
+        CONF_SPOT_VAT: vat,
+    }
+    result = await _options(hass, entry, data)  # its errors are checked against en and de
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
     assert dict(entry.options) == DEFAULT_OPTIONS
 
 

@@ -23,6 +23,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.smartload.const import DOMAIN
 from custom_components.smartload.coordinator import Status
 from custom_components.smartload.inputs import FORECAST_ACTION_FAILED
+from custom_components.smartload.spot_tariff import (
+    CONF_SPOT_PRICES,
+    CONF_SPOT_SURCHARGE,
+    CONF_SPOT_VAT,
+)
 
 from .conftest import NOW, PRICE, make_entry, setup_entry
 
@@ -158,14 +163,13 @@ async def test_tibber_forecast_from_the_action(
     assert len(calls) == 3
 
 
-async def test_nordpool_forecast_today_and_tomorrow(hass: HomeAssistant) -> None:
-    """Two calls (today, tomorrow) for the entity's area in the entry's currency, concatenated."""
+def register_nordpool(hass: HomeAssistant, calls: list[dict[str, Any]]) -> MockConfigEntry:
+    """A Nord Pool entry, the price entity on it, and its ``get_prices_for_date`` (one day)."""
     nordpool_entry = MockConfigEntry(
         domain="nordpool", data={"areas": ["SE3", "DE-LU"], "currency": "EUR"}
     )
     nordpool_entry.add_to_hass(hass)
     register_price_entity(hass, "nordpool", config_entry=nordpool_entry)
-    calls: list[dict[str, Any]] = []
 
     async def get_prices_for_date(call: ServiceCall) -> dict[str, Any]:
         calls.append(dict(call.data))
@@ -185,6 +189,13 @@ async def test_nordpool_forecast_today_and_tomorrow(hass: HomeAssistant) -> None
         get_prices_for_date,
         supports_response=SupportsResponse.ONLY,
     )
+    return nordpool_entry
+
+
+async def test_nordpool_forecast_today_and_tomorrow(hass: HomeAssistant) -> None:
+    """Two calls (today, tomorrow) for the entity's area in the entry's currency, concatenated."""
+    calls: list[dict[str, Any]] = []
+    nordpool_entry = register_nordpool(hass, calls)
     entry = await setup_entry(hass, make_entry(automation=False))
     result = entry.runtime_data.coordinator.data
     # planned (these spot prices go negative at noon: the solver may need its fallback)
@@ -266,3 +277,41 @@ async def test_other_platform_is_read_from_attributes(hass: HomeAssistant) -> No
     assert calls == []
     assert result.inputs is not None
     assert result.inputs.import_price_eur_per_kwh[:12].tolist() == [0.05] * 12
+
+
+async def test_raw_spot_prices_get_the_tariff(hass: HomeAssistant) -> None:
+    """With "raw spot prices" on, the plan's import price is (spot + surcharge) * (1 + VAT)."""
+    calls: list[dict[str, Any]] = []
+    register_nordpool(hass, calls)
+    entry = make_entry(automation=False)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry,
+        options={
+            **entry.options,
+            CONF_SPOT_PRICES: True,
+            CONF_SPOT_SURCHARGE: 0.1786,
+            CONF_SPOT_VAT: 19.0,
+        },
+    )
+    await setup_entry(hass, entry)
+    inputs = entry.runtime_data.coordinator.data.inputs
+    assert inputs is not None
+    expected = [(p["price"] / 1000 + 0.1786) * 1.19 for p in nordpool_prices() for _ in range(4)]
+    assert inputs.import_price_eur_per_kwh.tolist() == pytest.approx(expected)
+    # the fixture's totals for Tibber are exactly this formula over the same day (to 4 decimals)
+    assert expected[0] == pytest.approx(tibber_prices()[0]["price"], abs=1e-4)
+
+
+async def test_tariff_applies_to_attribute_prices(hass: HomeAssistant) -> None:
+    """The tariff also applies to a forecast read from the attributes (no action)."""
+    entry = make_entry(automation=False)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_SPOT_PRICES: True, CONF_SPOT_SURCHARGE: 0.2}
+    )
+    await setup_entry(hass, entry)
+    inputs = entry.runtime_data.coordinator.data.inputs
+    assert inputs is not None
+    # VAT left out of the options: 19 %
+    assert inputs.import_price_eur_per_kwh[:12].tolist() == pytest.approx([0.25 * 1.19] * 12)

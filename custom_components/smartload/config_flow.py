@@ -95,6 +95,16 @@ from .const import (
     HORIZON_CHOICES,
     SUBENTRY_VEHICLE,
 )
+from .spot_tariff import (
+    CONF_SPOT_PRICES,
+    CONF_SPOT_SURCHARGE,
+    CONF_SPOT_VAT,
+    DEFAULT_SPOT_SURCHARGE,
+    DEFAULT_SPOT_VAT,
+    SPOT_KEYS,
+    surcharge_valid,
+    vat_valid,
+)
 
 MIN_CYCLE_MINUTES: Final = 5
 MAX_CYCLE_MINUTES: Final = 60
@@ -117,6 +127,13 @@ class FlowError(StrEnum):
     BATTERY_SOC_ENTITY_MISSING = "battery_soc_entity_missing"
     BATTERY_VALUE_MISSING = "battery_value_missing"
     TARGET_SOC_OUT_OF_RANGE = "target_soc_out_of_range"
+
+
+class OptionsError(StrEnum):
+    """Error keys of the options form (translated under `options.error`)."""
+
+    SURCHARGE_NOT_FINITE = "surcharge_not_finite"
+    VAT_OUT_OF_RANGE = "vat_out_of_range"
 
 
 MAIN_ERRORS: Final = frozenset(FlowError) - {FlowError.TARGET_SOC_OUT_OF_RANGE}
@@ -289,7 +306,7 @@ def actuators_schema(*, with_battery: bool) -> vol.Schema:
 
 
 def options_schema() -> vol.Schema:
-    """Options: planning horizon, cycle length and whether SmartLoad acts."""
+    """Options: horizon, cycle length, whether SmartLoad acts, and a raw spot price tariff."""
     return vol.Schema(
         {
             vol.Required(CONF_HORIZON_HOURS, default=str(DEFAULT_HORIZON_HOURS)): vol.All(
@@ -313,8 +330,40 @@ def options_schema() -> vol.Schema:
                 vol.Coerce(int),
             ),
             vol.Required(CONF_AUTOMATION, default=DEFAULT_AUTOMATION): BooleanSelector(),
+            # raw spot prices: what the household pays is (spot + surcharge) * (1 + VAT)
+            vol.Optional(CONF_SPOT_PRICES): BooleanSelector(),
+            vol.Optional(CONF_SPOT_SURCHARGE): NumberSelector(
+                NumberSelectorConfig(
+                    step="any", mode=NumberSelectorMode.BOX, unit_of_measurement="€/kWh"
+                )
+            ),
+            vol.Optional(CONF_SPOT_VAT): NumberSelector(
+                NumberSelectorConfig(
+                    step="any", mode=NumberSelectorMode.BOX, unit_of_measurement="%"
+                )
+            ),
         }
     )
+
+
+def validate_spot_tariff(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], Errors]:
+    """The tariff options (empty when the prices are all-in) and the form's errors."""
+    if not user_input.get(CONF_SPOT_PRICES):
+        return {}, {}
+    surcharge = user_input.get(CONF_SPOT_SURCHARGE, DEFAULT_SPOT_SURCHARGE)
+    vat = user_input.get(CONF_SPOT_VAT, DEFAULT_SPOT_VAT)
+    errors: Errors = {}
+    if not surcharge_valid(surcharge):
+        errors[CONF_SPOT_SURCHARGE] = OptionsError.SURCHARGE_NOT_FINITE
+    if not vat_valid(vat):
+        errors[CONF_SPOT_VAT] = OptionsError.VAT_OUT_OF_RANGE
+    if errors:
+        return {}, errors
+    return {
+        CONF_SPOT_PRICES: True,
+        CONF_SPOT_SURCHARGE: float(surcharge),
+        CONF_SPOT_VAT: float(vat),
+    }, {}
 
 
 def vehicle_schema() -> vol.Schema:
@@ -631,20 +680,34 @@ class SmartLoadOptionsFlow(OptionsFlowWithReload):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """The only options form."""
+        errors: Errors = {}
         if user_input is not None:
-            return self.async_create_entry(
-                data={
-                    **self.config_entry.options,
-                    CONF_HORIZON_HOURS: int(user_input[CONF_HORIZON_HOURS]),
-                    CONF_CYCLE_MINUTES: int(user_input[CONF_CYCLE_MINUTES]),
-                    CONF_AUTOMATION: bool(user_input[CONF_AUTOMATION]),
-                }
-            )
-        current = {**DEFAULT_OPTIONS, **self.config_entry.options}
+            tariff, errors = validate_spot_tariff(user_input)
+            if not errors:
+                kept = {k: v for k, v in self.config_entry.options.items() if k not in SPOT_KEYS}
+                return self.async_create_entry(
+                    data={
+                        **kept,
+                        CONF_HORIZON_HOURS: int(user_input[CONF_HORIZON_HOURS]),
+                        CONF_CYCLE_MINUTES: int(user_input[CONF_CYCLE_MINUTES]),
+                        CONF_AUTOMATION: bool(user_input[CONF_AUTOMATION]),
+                        **tariff,
+                    }
+                )
+        current = {
+            **DEFAULT_OPTIONS,
+            CONF_SPOT_PRICES: False,
+            CONF_SPOT_SURCHARGE: DEFAULT_SPOT_SURCHARGE,
+            CONF_SPOT_VAT: DEFAULT_SPOT_VAT,
+            **self.config_entry.options,
+        }
         current[CONF_HORIZON_HOURS] = str(current[CONF_HORIZON_HOURS])
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(options_schema(), current),
+            data_schema=self.add_suggested_values_to_schema(
+                options_schema(), user_input or current
+            ),
+            errors=errors,
         )
 
 

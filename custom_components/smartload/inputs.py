@@ -20,6 +20,7 @@ from homeassistant.core import HomeAssistant, State
 from homeassistant.util import dt as dt_util
 import numpy as np
 
+from .battery_buffer import BatteryBuffer
 from .const import (
     CONF_BATTERY_CAPACITY_KWH,
     CONF_BATTERY_EFFICIENCY,
@@ -62,12 +63,12 @@ from .const import (
     SLOT,
     SUBENTRY_VEHICLE,
 )
-from .battery_buffer import BatteryBuffer
 from .planner.forecast import LoadForecast, LoadForecaster
 from .planner.model import BatteryInput, PlanInput, VehicleInput
 from .planner.prices import extend_prices
 from .planner.sources import (
     Series,
+    apply_tariff,
     floor_to_slot,
     known_slots,
     parse_price_forecast,
@@ -76,6 +77,7 @@ from .planner.sources import (
     to_slots,
 )
 from .price_actions import PriceAction
+from .spot_tariff import spot_tariff
 
 # House load assumed until an energy meter has given two readings (≈ 4 400 kWh a year).
 DEFAULT_LOAD_KW = 0.5
@@ -315,6 +317,8 @@ class InputReader:
         prices = action.current(now)
         if prices is None:
             prices = self._forecast(entity_id, problems, pv=False)
+        if prices is not None and (tariff := spot_tariff(conf)) is not None:
+            prices = apply_tariff(prices, tariff)  # raw spot prices → what the household pays
         return prices
 
     def _load_kw(self, now: datetime, problems: list[InputProblem]) -> float | None:
