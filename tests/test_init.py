@@ -53,6 +53,7 @@ async def test_setup_creates_devices_and_entities(hass: HomeAssistant) -> None:
         "sensor.smartload_next_action",
         "sensor.smartload_planned_cost",
         "sensor.smartload_battery_price_limit",
+        "sensor.smartload_battery_buffer",
         "sensor.smartload_load_forecast",
         "switch.smartload_automation",
         "button.smartload_re_plan_now",

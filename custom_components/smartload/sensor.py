@@ -1,4 +1,5 @@
-"""Sensors: the plan's status, next action, cost and price limits; per car its outlook."""
+"""Sensors: the plan's status, next action, cost, price limits and the battery buffer; per car
+its outlook."""
 
 from __future__ import annotations
 
@@ -126,6 +127,15 @@ HOME_SENSORS: tuple[SmartLoadSensorDescription, ...] = (
         value_fn=lambda r: (
             _round(p.battery_price_limit_eur_per_kwh, 4) if (p := _plan(r)) else None
         ),
+        exists_fn=lambda conf: bool(conf.get(CONF_BATTERY_SOC_ENTITY)),
+    ),
+    SmartLoadSensorDescription(
+        key="battery_buffer",
+        translation_key="battery_buffer",
+        native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=0,
+        value_fn=lambda r: b.pct() if (b := r.battery_buffer) and _plan(r) else None,
+        attrs_fn=lambda r: b.attributes() if (b := r.battery_buffer) and _plan(r) else {},
         exists_fn=lambda conf: bool(conf.get(CONF_BATTERY_SOC_ENTITY)),
     ),
     SmartLoadSensorDescription(
