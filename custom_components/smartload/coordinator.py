@@ -34,11 +34,13 @@ from .const import (
     CONF_AUTOMATION,
     CONF_CONSUMPTION_ENTITY,
     CONF_CYCLE_MINUTES,
+    CONF_PV_FORECAST_ENTITY,
     DEFAULT_AUTOMATION,
     DEFAULT_CYCLE_MINUTES,
     DOMAIN,
     STATE_CHANGE_DEBOUNCE_S,
 )
+from .error_table import ErrorTracker, power_kw
 from .history import ConsumptionHistory
 from .inputs import (
     PLUGGED_ON,
@@ -127,6 +129,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             hass, entry_settings(config_entry).get(CONF_CONSUMPTION_ENTITY) or None
         )
         self.vehicles = vehicle_configs(config_entry)
+        # the seasonal plan-error table (loaded in _async_setup, kept in a Store)
+        self.errors = ErrorTracker(hass, config_entry.entry_id)
         self.state_debouncer = Debouncer(
             hass,
             _LOGGER,
@@ -221,7 +225,13 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         for issue_id in self._issues:  # an entry that is gone has nothing to repair
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         self._issues.clear()
+        await self.errors.async_flush()
         await super().async_shutdown()
+
+    @override
+    async def _async_setup(self) -> None:
+        """Load the stored plan-error table before the first cycle."""
+        await self.errors.async_load()
 
     # -- one cycle -----------------------------------------------------------------------------
     @override
@@ -249,6 +259,12 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             self._report_actuators([], acting=False)
             return self._failed(now, None, f"cannot read the inputs: {err!r}", err)
         self._report_inputs(self.reader.warnings)
+        # the previous cycle's forecast for the slot that just ended against what was realised
+        self.errors.observe(
+            inputs,
+            self.reader.load_reading_kw,
+            power_kw(self.hass, entry_settings(self.config_entry).get(CONF_PV_FORECAST_ENTITY)),
+        )
 
         try:
             plan = await self.hass.async_add_executor_job(solve, inputs)

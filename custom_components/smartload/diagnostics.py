@@ -1,6 +1,7 @@
 """Diagnostics: the settings, the latest inputs and plan, what was written, the last error.
 
-Also the consumption forecaster: its model, both backtest MAEs and the days it learned from.
+Also the consumption forecaster: its model, both backtest MAEs and the days it learned from; and
+the seasonal plan-error table.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ async def async_get_config_entry_diagnostics(
             "why": {"key": decision.why.key, "params": dict(decision.why.params)},
             "next_action": result.next_action,
         },
+        # the seasonal plan-error table: the cells observed so far, with their sample counts
+        "plan_errors": coordinator.errors.summary(),
         "recent_writes": list(coordinator.recent_writes),
         "last_error": coordinator.last_error,
     }

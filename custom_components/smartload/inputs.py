@@ -228,6 +228,7 @@ class InputReader:
         # a price forecast fetched by an action (Tibber, Nord Pool), refreshed by the coordinator
         self.price_action = PriceAction(hass, entry_settings(entry)[CONF_PRICE_ENTITY])
         self.warnings: tuple[InputProblem, ...] = ()  # non-blocking problems of the last read
+        self.load_reading_kw: float | None = None  # the consumption entity's latest reading
 
     # -- the entities the coordinator watches -------------------------------------------------
     def forecast_entities(self) -> list[str]:
@@ -360,6 +361,7 @@ class InputReader:
 
         export_price = self._feed_in(conf, start, max(n, 1), problems)
         load_kw = self._load_kw(now, problems)
+        self.load_reading_kw = load_kw if conf.get(CONF_CONSUMPTION_ENTITY) else None
         model = self.load_model
         self.load_forecast = (
             model.predict(start, n)
