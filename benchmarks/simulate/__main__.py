@@ -19,7 +19,7 @@ from .prices_hook import price_extender
 from .report import markdown, summary, write_html
 from .strategies import DumbStrategy, MpcStrategy, ThresholdStrategy, run_perfect
 
-STRATEGIES = ("dumb", "threshold", "mpc", "perfect", "mpc-oracle")
+STRATEGIES = ("dumb", "threshold", "mpc", "perfect", "mpc-oracle", "mpc-buffer")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,6 +65,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="MPC: expected use beyond the next departure = this × the car's recent daily use",
     )
     parser.add_argument(
+        "--battery-reserve",
+        type=float,
+        default=None,
+        help="MPC: the minimum SoC configured in SmartLoad, a fraction (default: the inverter "
+        "floor); mpc-buffer moves it per cycle (planner.buffer)",
+    )
+    parser.add_argument(
+        "--reserve-enforced",
+        action="store_true",
+        help="MPC: the inverter keeps the cycle's minimum SoC (otherwise it discharges to its "
+        "own floor, the home's battery minimum)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=1,
@@ -95,6 +108,8 @@ def run_all(
     min_horizon_h: float = 24.0,
     jobs: int = 1,
     expected_use_factor: float = 1.0,
+    battery_reserve: float | None = None,
+    reserve_enforced: bool = False,
 ) -> dict[str, RunResult]:
     """Run the named strategies on one replay."""
     results: dict[str, RunResult] = {}
@@ -114,13 +129,16 @@ def run_all(
                 results[name] = run(replay, DumbStrategy(), progress=progress)
             case "threshold":
                 results[name] = run(replay, ThresholdStrategy(replay), progress=progress)
-            case "mpc" | "mpc-oracle":
+            case "mpc" | "mpc-oracle" | "mpc-buffer":
                 factory = functools.partial(
                     MpcStrategy,
                     extend_prices=price_extender(min_horizon_h),
                     oracle=name == "mpc-oracle",
                     expected_use_factor=expected_use_factor,
                     name=name,
+                    reserve_soc=battery_reserve,
+                    buffer=name == "mpc-buffer",
+                    enforce_reserve=reserve_enforced,
                 )
                 results[name] = run_segmented(replay, factory, jobs=jobs)
             case "perfect":
@@ -168,12 +186,16 @@ def _simulate(args: argparse.Namespace, started: float):
         min_horizon_h=args.min_horizon_h,
         jobs=args.jobs,
         expected_use_factor=args.expected_use_factor,
+        battery_reserve=args.battery_reserve,
+        reserve_enforced=args.reserve_enforced,
     )
     result = summary(results, replay, time.perf_counter() - started)
     result["seed"] = args.seed
     result["jobs"] = args.jobs
     result["expected_use_factor"] = args.expected_use_factor
     result["min_horizon_h"] = args.min_horizon_h
+    result["battery_reserve"] = args.battery_reserve
+    result["reserve_enforced"] = args.reserve_enforced
     return result, results, replay, data
 
 

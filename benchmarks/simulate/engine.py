@@ -9,7 +9,7 @@ booked cost. Everything is deterministic.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import time
 from typing import Protocol
@@ -287,6 +287,11 @@ def run(
             dep_pos[name] = pos
             state.next_departure[name] = int(deps[pos]) if pos < len(deps) else None
         decision = strategy.decide(replay, state)
+        slot_home = home
+        # a strategy that sets the inverter's discharge reserve (above the hardware floor)
+        floor = getattr(strategy, "inverter_reserve_kwh", None)
+        if floor is not None and home.has_battery and floor > home.battery_min_kwh:
+            slot_home = replace(home, battery_min_soc=floor / home.battery_capacity_kwh)
         active = decision.active_vehicle
         car = None
         car_soc = None
@@ -295,7 +300,7 @@ def run(
             car_soc = state.car_soc_kwh[active]
         out = execute(
             decision,
-            home=home,
+            home=slot_home,
             load_kw=float(replay.load_kw[t]),
             pv_kw=float(replay.pv_kw[t]),
             import_price=float(replay.import_price[t]),

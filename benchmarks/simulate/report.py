@@ -10,7 +10,9 @@ import numpy as np
 
 from .engine import MISSED_TOL_KWH, Replay, RunResult, stored_energy_values
 
-ORDER = ("dumb", "threshold", "mpc", "perfect")
+ORDER = ("dumb", "threshold", "mpc", "mpc-buffer", "perfect")
+FLOOR_FRACTION = 0.10  # the buffer's hard floor (planner.buffer): SoC slots below it are counted
+WORST_DAYS = 5  # the days with the worst day-ahead PV forecast, listed with each SoC minimum
 
 
 def metrics(result: RunResult, replay: Replay) -> dict[str, Any]:
@@ -45,6 +47,14 @@ def metrics(result: RunResult, replay: Replay) -> dict[str, Any]:
         "stored_energy_change_kwh": round(end_energy, 1),
         "runtime_s": round(result.runtime_s, 1),
     }
+    if cap > 0:
+        soc = result.battery_soc_kwh
+        out["battery_soc_min_pct"] = round(100.0 * float(soc.min()) / cap, 2)
+        out["slots_below_floor"] = int((soc < FLOOR_FRACTION * cap - 1e-6).sum())
+        planned_min = result.trace.get("planned_min_soc_kwh")
+        if planned_min is not None and np.isfinite(planned_min).any():
+            out["planned_min_soc_pct_mean"] = round(100.0 * float(np.nanmean(planned_min)) / cap, 1)
+            out["planned_min_soc_pct_min"] = round(100.0 * float(np.nanmin(planned_min)) / cap, 1)
     if result.solve_ms:
         ms = np.asarray(result.solve_ms)
         out["plan_errors"] = int(np.isnan(ms).sum())
@@ -58,6 +68,48 @@ def metrics(result: RunResult, replay: Replay) -> dict[str, Any]:
 
 def _pct(a: float, b: float) -> float | None:
     return None if abs(b) < 1e-9 else round(100.0 * (b - a) / abs(b), 1)
+
+
+def worst_forecast_days(
+    results: dict[str, RunResult], replay: Replay, n: int = WORST_DAYS
+) -> list[dict[str, Any]]:
+    """The whole UTC days with the largest day-ahead PV forecast error (kWh) of an MPC run, each
+    with the real PV, the forecast and every battery strategy's lowest SoC (%) that day."""
+    source = next(
+        (r for r in results.values() if np.isfinite(r.trace.get("pv_dayahead_kw", [np.nan])).any()),
+        None,
+    )
+    cap = replay.home.battery_capacity_kwh
+    if source is None or cap <= 0:
+        return []
+    per_day = replay.slots_per_day
+    offset = int((-replay.utc_slot_of_day[replay.first]) % per_day)  # first whole UTC day
+    forecast = source.trace["pv_dayahead_kw"]
+    real = replay.pv_kw[replay.first : replay.last]
+    days = []
+    for a in range(offset, replay.n_sim - per_day + 1, per_day):
+        f = forecast[a : a + per_day]
+        if not np.isfinite(f).all():
+            continue
+        r = real[a : a + per_day]
+        err = float(np.abs(f - r).sum()) * replay.dt_h
+        days.append((err, a, float(f.sum()) * replay.dt_h, float(r.sum()) * replay.dt_h))
+    days.sort(reverse=True)
+    out = []
+    for err, a, f_kwh, r_kwh in days[:n]:
+        out.append(
+            {
+                "day": replay.data.time_of(replay.first + a).date().isoformat(),
+                "pv_error_kwh": round(err, 1),
+                "pv_forecast_kwh": round(f_kwh, 1),
+                "pv_real_kwh": round(r_kwh, 1),
+                "soc_min_pct": {
+                    name: round(100.0 * float(res.battery_soc_kwh[a : a + per_day].min()) / cap, 1)
+                    for name, res in results.items()
+                },
+            }
+        )
+    return out
 
 
 def summary(results: dict[str, RunResult], replay: Replay, runtime_s: float) -> dict[str, Any]:
@@ -80,6 +132,7 @@ def summary(results: dict[str, RunResult], replay: Replay, runtime_s: float) -> 
         "days": round(replay.n_sim * replay.dt_h / 24.0, 2),
         "start": replay.data.time_of(replay.first).isoformat(),
         "runtime_s": round(runtime_s, 1),
+        "worst_pv_forecast_days": worst_forecast_days(results, replay),
     }
 
 
@@ -96,9 +149,10 @@ def markdown(summary_: dict[str, Any]) -> str:
     head = (
         "| strategy | cost € | cost adj. € | vs dumb | vs threshold | gap to perfect "
         "| missed (kWh short) "
-        "| battery cycles | import kWh | export kWh | solve ms p50 / p95 / max | runtime s |"
+        "| battery cycles | SoC min % (slots < floor) "
+        "| import kWh | export kWh | solve ms p50 / p95 / max | runtime s |"
     )
-    lines = [head, "|" + "---|" * 12]
+    lines = [head, "|" + "---|" * 13]
     strategies = summary_["strategies"]
     names = [n for n in ORDER if n in strategies] + [n for n in strategies if n not in ORDER]
     for name in names:
@@ -112,7 +166,9 @@ def markdown(summary_: dict[str, Any]) -> str:
             f"| {_fmt(f.get('savings_vs_threshold_pct'), ' %')} "
             f"| {_fmt(f.get('gap_to_perfect_pct'), ' %')} "
             f"| {f['missed_departures']} of {f['departures']} ({f['short_kwh']:.1f}) "
-            f"| {f['battery_cycles']:.1f} | {f['import_kwh']:,.0f} | {f['export_kwh']:,.0f} "
+            f"| {f['battery_cycles']:.1f} "
+            f"| {_fmt(f.get('battery_soc_min_pct'))} ({_fmt(f.get('slots_below_floor'))}) "
+            f"| {f['import_kwh']:,.0f} | {f['export_kwh']:,.0f} "
             f"| {solve} | {f['runtime_s']:.1f} |"
         )
     lines.append("")
@@ -121,8 +177,23 @@ def markdown(summary_: dict[str, Any]) -> str:
         f"{summary_['runtime_s']:.1f} s. 'cost adj.': the grid cost minus the energy left in the "
         "battery and the cars versus the start, valued at the replay's median import price; "
         "savings and gap are computed on it, relative to the other strategy's cost. 'missed': "
-        f"departures short of the target by more than {MISSED_TOL_KWH} kWh."
+        f"departures short of the target by more than {MISSED_TOL_KWH} kWh. 'SoC min': the "
+        f"real battery SoC's lowest value; 'slots < floor': slots below {FLOOR_FRACTION:.0%}."
     )
+    worst = summary_.get("worst_pv_forecast_days") or []
+    if worst:
+        lines += [
+            "",
+            "Worst day-ahead PV forecasts (kWh) and each strategy's lowest SoC that day:",
+            "",
+        ]
+        for d in worst:
+            socs = ", ".join(f"{k} {v:.1f} %" for k, v in d["soc_min_pct"].items())
+            lines.append(
+                f"- {d['day']}: error {d['pv_error_kwh']:.1f} "
+                f"(forecast {d['pv_forecast_kwh']:.1f}, real {d['pv_real_kwh']:.1f}); "
+                f"SoC min {socs}"
+            )
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from custom_components.smartload.planner import lp
+from custom_components.smartload.planner.buffer import BufferDecision, dynamic_min_soc
 from custom_components.smartload.planner.decision import decide, safe_decision
 from custom_components.smartload.planner.forecast import (
     ConsumptionProfile,
@@ -153,6 +154,14 @@ class MpcStrategy:
       ``expected_use_factor`` (1: one day's use, as shipped).
 
     ``oracle=True`` feeds the true load and PV instead (a diagnostic, not a product strategy).
+
+    ``reserve_soc``: the minimum SoC the user configured in SmartLoad (fraction; None: the home's
+    inverter floor ``battery_min_soc``). ``buffer=True`` replaces it each cycle by
+    ``planner.buffer.dynamic_min_soc``, its PV confidence from the forecast's own recent error:
+    the day-ahead forecast of each of the last ``buffer_error_days`` whole UTC days against the
+    realised PV (MAE / mean; past data only). ``enforce_reserve=True``: the inverter does not
+    discharge below the cycle's minimum SoC (SmartLoad writes it as the inverter's reserve);
+    otherwise the reserve only shapes the plan and the inverter discharges to its own floor.
     """
 
     def __init__(
@@ -169,8 +178,20 @@ class MpcStrategy:
         oracle: bool = False,
         extend_prices: PriceExtender | None = None,
         name: str = "mpc",
+        reserve_soc: float | None = None,
+        buffer: bool = False,
+        buffer_error_days: int = 7,
+        enforce_reserve: bool = False,
     ):
         self.name = name
+        self.reserve_soc = reserve_soc
+        self.buffer = buffer
+        self.buffer_error_days = buffer_error_days
+        self.buffers: list[BufferDecision] = []
+        self.enforce_reserve = enforce_reserve
+        self.inverter_reserve_kwh: float | None = None
+        # per UTC day (index from the first midnight): the day-ahead PV forecast made for it
+        self._pv_dayahead: dict[int, np.ndarray] = {}
         self.settings = settings or PlannerSettings()
         self.history_days = history_days
         self.half_life_days = half_life_days
@@ -215,6 +236,8 @@ class MpcStrategy:
                 "horizon_slots",
                 "loadpoint_mode",
                 "battery_mode",
+                "pv_dayahead_kw",
+                "planned_min_soc_kwh",
             )
         }
 
@@ -252,6 +275,8 @@ class MpcStrategy:
             past = self._pv_days[max(0, utc_day - self.pv_window_days) : max(0, utc_day)]
             self._pv = PvHistoryForecast.fit(past, slot_minutes=replay.data.slot_minutes)
             self._pv_day = utc_day
+            if utc_day >= 0:
+                self._pv_dayahead[utc_day] = self._pv.predict_slots(np.arange(per_day))
         profile = self._profile
         sod = replay.local_slot_of_day[t:end]
         load = profile.predict_calendar(sod, replay.local_weekend[t:end])
@@ -267,6 +292,22 @@ class MpcStrategy:
             pv_expected = float(self._pv.predict_slots(replay.utc_slot_of_day[prev])[0])
             pv = nowcast_ratio(pv, float(replay.pv_kw[t - 1]), pv_expected)
         return load, pv
+
+    def pv_recent_error(self, replay: Replay, t: int) -> float | None:
+        """MAE / mean of the day-ahead PV forecasts of the last whole UTC days before ``t``."""
+        per_day = replay.slots_per_day
+        if t < self._day0:
+            return None
+        today = (t - self._day0) // per_day
+        err = actual = 0.0
+        for day in range(max(0, today - self.buffer_error_days), today):
+            forecast = self._pv_dayahead.get(day)
+            if forecast is None:
+                continue
+            real = self._pv_days[day]
+            err += float(np.abs(forecast - real).sum())
+            actual += float(real.sum())
+        return err / actual if actual > 1e-6 else None
 
     def plan_input(self, replay: Replay, state: SimState) -> PlanInput:
         """What the integration would hand the planner at slot ``state.t``."""
@@ -286,10 +327,25 @@ class MpcStrategy:
         battery = None
         if home.has_battery:
             soc = min(home.battery_capacity_kwh, max(home.battery_min_kwh, state.battery_soc_kwh))
+            cap = home.battery_capacity_kwh
+            min_soc = home.battery_min_kwh if self.reserve_soc is None else self.reserve_soc * cap
+            if self.buffer:
+                decision = dynamic_min_soc(
+                    capacity_kwh=cap,
+                    configured_min_soc_kwh=min_soc,
+                    max_soc_kwh=cap,
+                    import_price_eur_per_kwh=p_in,
+                    local_hour=float(replay.local_slot_of_day[t]) * replay.dt_h,
+                    pv_kw=pv,
+                    pv_recent_error=self.pv_recent_error(replay, t),
+                    dt_h=replay.dt_h,
+                )
+                self.buffers.append(decision)
+                min_soc = decision.min_soc_kwh
             battery = BatteryInput(
-                capacity_kwh=home.battery_capacity_kwh,
+                capacity_kwh=cap,
                 soc_kwh=soc,
-                min_soc_kwh=home.battery_min_kwh,
+                min_soc_kwh=min_soc,
                 max_soc_kwh=home.battery_capacity_kwh,
                 max_charge_kw=home.battery_max_charge_kw,
                 max_discharge_kw=home.battery_max_discharge_kw,
@@ -341,6 +397,8 @@ class MpcStrategy:
             return safe_decision(Why(key="idle"))
         self.solve_ms.append((time.perf_counter() - started) * 1000.0)
         decision = decide(inputs, plan, 0, min_charge_kw=replay.home.wallbox_min_kw)
+        if self.enforce_reserve and inputs.battery is not None:
+            self.inverter_reserve_kwh = inputs.battery.min_soc_kwh
         i = state.t - replay.first
         tr = self.trace
         tr["load_forecast_kw"][i] = inputs.load_kw[0]
@@ -350,6 +408,11 @@ class MpcStrategy:
         tr["planned_battery_soc_kwh"][i] = plan.battery_soc_kwh[0]
         tr["planned_car_kw"][i] = sum(float(v.charge_kw[0]) for v in plan.vehicles)
         tr["horizon_slots"][i] = inputs.n_slots
+        if inputs.battery is not None:
+            tr["planned_min_soc_kwh"][i] = inputs.battery.min_soc_kwh
+        day = self._pv_dayahead.get(self._pv_day)
+        if day is not None:
+            tr["pv_dayahead_kw"][i] = day[replay.utc_slot_of_day[state.t]]
         tr["loadpoint_mode"][i] = _MODE_CODE[decision.loadpoint_mode]
         tr["battery_mode"][i] = _BATTERY_CODE[decision.battery_mode]
         return decision
