@@ -6,8 +6,13 @@ import logging
 from typing import Any
 
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 import numpy as np
 import pytest
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.smartload.const import CONF_BATTERY_MIN_SOC, CONF_BATTERY_SOC_ENTITY
 
@@ -123,3 +128,18 @@ async def test_no_battery_no_sensor(hass: HomeAssistant) -> None:
     """Without a battery there is no buffer sensor."""
     await setup_entry(hass, make_entry(**{CONF_BATTERY_SOC_ENTITY: None}))
     assert hass.states.get(BUFFER) is None
+
+
+async def test_diagnostics(hass: HomeAssistant, hass_client: ClientSessionGenerator) -> None:
+    """Diagnostics show the buffer as the sensor does."""
+    hass.states.async_set(PV, "0.0", solcast(0.9, 1.1))
+    assert await async_setup_component(hass, "diagnostics", {})
+    entry = await setup_entry(hass, make_entry(**{CONF_BATTERY_MIN_SOC: 30.0}))
+    diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    state = hass.states.get(BUFFER)
+    assert diag["battery_buffer"]["min_pct"] == pytest.approx(float(state.state))
+    assert diag["battery_buffer"]["confidence"] == "high"
+    assert diag["battery_buffer"]["configured_min_pct"] == 30.0
+    assert diag["inputs"]["battery"]["min_soc_kwh"] == pytest.approx(
+        float(state.state) / 10, abs=0.01
+    )

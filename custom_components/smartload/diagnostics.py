@@ -54,6 +54,9 @@ async def async_get_config_entry_diagnostics(
             **coordinator.history.summary(),
             "used": result.load_forecast.model if result.load_forecast is not None else "flat",
         },
+        "battery_buffer": None
+        if result.battery_buffer is None
+        else {"min_pct": result.battery_buffer.pct(), **result.battery_buffer.attributes()},
         "plan": summarize_plan(result.plan) if result.plan is not None else None,
         "decision": None
         if decision is None
