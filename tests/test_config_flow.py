@@ -59,6 +59,7 @@ from custom_components.smartload.const import (
     CONF_NAME,
     CONF_PRICE_ENTITY,
     CONF_PV_FORECAST_ENTITY,
+    CONF_PV_POWER_ENTITY,
     CONF_SMART_COST_LIMIT_ENTITY,
     CONF_VEHICLE_CAPACITY_KWH,
     CONF_VEHICLE_DAILY_USE_KWH,
@@ -112,6 +113,7 @@ CAR_A_PLUGGED = "binary_sensor.evcc_carport_connected"
 CAR_B_SOC = "sensor.zoe_soc"
 CAR_B_PLUGGED = "input_boolean.zoe_plugged_in"
 MISSING = "sensor.does_not_exist"
+PV_POWER = "sensor.pv_power"
 
 HOME_INPUT: dict[str, Any] = {
     CONF_NAME: "Home",
@@ -573,6 +575,48 @@ async def test_consumption_unit(
         assert result["step_id"] == "battery"
     else:
         assert result["errors"] == {CONF_CONSUMPTION_ENTITY: FlowError.UNSUPPORTED_UNIT}
+
+
+@pytest.mark.parametrize(
+    ("unit", "ok"), [("W", True), ("kW", True), ("kWh", False), ("A", False), (None, False)]
+)
+async def test_pv_power_entity(
+    hass: HomeAssistant, mock_setup: AsyncMock, unit: str | None, ok: bool
+) -> None:
+    """The optional PV power is stored when it is a power sensor; another unit is refused."""
+    attributes = {"unit_of_measurement": unit} if unit else {}
+    hass.states.async_set(PV_POWER, "3120", attributes)
+    result = await _user(hass)
+    assert CONF_PV_POWER_ENTITY in _fields(result)
+    result = await _configure(hass, result, {**HOME_INPUT, CONF_PV_POWER_ENTITY: PV_POWER})
+    if not ok:
+        assert result["errors"] == {CONF_PV_POWER_ENTITY: FlowError.UNSUPPORTED_UNIT}
+        return
+    assert result["step_id"] == "battery"
+    result = await _configure(hass, result, {})
+    result = await _configure(hass, result, {})
+    assert result["data"] == {**MINIMAL_DATA, CONF_PV_POWER_ENTITY: PV_POWER}
+
+
+async def test_pv_power_entity_missing(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
+    """A PV power entity that does not exist is refused."""
+    result = await _user(hass, {**HOME_INPUT, CONF_PV_POWER_ENTITY: MISSING})
+    assert result["errors"] == {CONF_PV_POWER_ENTITY: FlowError.ENTITY_NOT_FOUND}
+
+
+async def test_reconfigure_adds_pv_power(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
+    """Reconfigure offers the PV power and stores it."""
+    hass.states.async_set(PV_POWER, "0", {"unit_of_measurement": "kW"})
+    entry = _entry(hass, MINIMAL_DATA)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    result = await _reconfigure(hass, entry)
+    assert CONF_PV_POWER_ENTITY in _fields(result)
+    result = await _configure(hass, result, {**HOME_INPUT, CONF_PV_POWER_ENTITY: PV_POWER})
+    result = await _configure(hass, result, {})
+    result = await _configure(hass, result, {})
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_PV_POWER_ENTITY] == PV_POWER
 
 
 async def test_battery_soc_unit(hass: HomeAssistant, mock_setup: AsyncMock) -> None:

@@ -65,6 +65,7 @@ from .const import (
     CONF_NAME,
     CONF_PRICE_ENTITY,
     CONF_PV_FORECAST_ENTITY,
+    CONF_PV_POWER_ENTITY,
     CONF_SMART_COST_LIMIT_ENTITY,
     CONF_VEHICLE_CAPACITY_KWH,
     CONF_VEHICLE_DAILY_USE_KWH,
@@ -191,6 +192,7 @@ ENTITY_FILTERS: Final[Mapping[str, tuple[EntityFilterSelectorConfig, ...]]] = {
     CONF_FEED_IN_ENTITY: (_filter("sensor", "input_number", "number"),),
     CONF_CONSUMPTION_ENTITY: (_filter("sensor", device_class=["power", "energy"]),),
     CONF_PV_FORECAST_ENTITY: (_filter("sensor", device_class=["energy", "power"]),),
+    CONF_PV_POWER_ENTITY: (_filter("sensor", device_class=["power"]),),
     CONF_BATTERY_SOC_ENTITY: _SOC_SOURCES,
     CONF_LOADPOINT_MODE_ENTITY: (_filter("select", "input_select"),),
     CONF_SMART_COST_LIMIT_ENTITY: (_filter("number", "input_number"),),
@@ -207,6 +209,7 @@ ENTITY_FILTERS: Final[Mapping[str, tuple[EntityFilterSelectorConfig, ...]]] = {
 # house power without a unit is read as W or kW by its size, a SoC as %).
 ENTITY_UNITS: Final[Mapping[str, frozenset[str]]] = {
     CONF_CONSUMPTION_ENTITY: frozenset({"W", "kW", "MW", "Wh", "kWh", "MWh"}),
+    CONF_PV_POWER_ENTITY: frozenset({"W", "kW", "MW"}),
     CONF_BATTERY_SOC_ENTITY: frozenset({"%"}),
     CONF_VEHICLE_SOC_ENTITY: frozenset({"%"}),
 }
@@ -263,6 +266,7 @@ def home_schema(currency: str) -> vol.Schema:
             vol.Optional(CONF_FEED_IN_ENTITY): _entities(CONF_FEED_IN_ENTITY),
             vol.Required(CONF_CONSUMPTION_ENTITY): _entities(CONF_CONSUMPTION_ENTITY),
             vol.Optional(CONF_PV_FORECAST_ENTITY): _entities(CONF_PV_FORECAST_ENTITY),
+            vol.Optional(CONF_PV_POWER_ENTITY): _entities(CONF_PV_POWER_ENTITY),
             vol.Required(CONF_GRID_IMPORT_LIMIT_KW, default=DEFAULT_GRID_IMPORT_LIMIT_KW): _number(
                 "kW"
             ),
@@ -393,8 +397,14 @@ def vehicle_schema() -> vol.Schema:
 type Errors = dict[str, str]
 
 
+# Entities read only with their unit (the PV power is compared with a forecast in kW).
+UNIT_REQUIRED: Final = frozenset({CONF_PV_POWER_ENTITY})
+
+
 def _unit_fits(key: str, unit: Any) -> bool:
-    return key not in ENTITY_UNITS or not unit or str(unit).strip() in ENTITY_UNITS[key]
+    if not unit:
+        return key not in UNIT_REQUIRED
+    return key not in ENTITY_UNITS or str(unit).strip() in ENTITY_UNITS[key]
 
 
 def _check_entities(hass: HomeAssistant, data: Mapping[str, Any], keys: tuple[str, ...]) -> Errors:
@@ -418,7 +428,12 @@ def validate_home(
 ) -> tuple[dict[str, Any], Errors]:
     """Validate form 1; return the entry data it contributes and the errors."""
     mode = user_input[CONF_FEED_IN_MODE]
-    entities = (CONF_PRICE_ENTITY, CONF_CONSUMPTION_ENTITY, CONF_PV_FORECAST_ENTITY)
+    entities = (
+        CONF_PRICE_ENTITY,
+        CONF_CONSUMPTION_ENTITY,
+        CONF_PV_FORECAST_ENTITY,
+        CONF_PV_POWER_ENTITY,
+    )
     if mode == FEED_IN_ENTITY:  # an entity left in the form under a fixed tariff is ignored
         entities = (*entities, CONF_FEED_IN_ENTITY)
     errors = _check_entities(hass, user_input, entities)
@@ -449,6 +464,8 @@ def validate_home(
         data[CONF_FEED_IN_ENTITY] = user_input[CONF_FEED_IN_ENTITY]
     if user_input.get(CONF_PV_FORECAST_ENTITY):
         data[CONF_PV_FORECAST_ENTITY] = user_input[CONF_PV_FORECAST_ENTITY]
+    if user_input.get(CONF_PV_POWER_ENTITY):
+        data[CONF_PV_POWER_ENTITY] = user_input[CONF_PV_POWER_ENTITY]
     # 0 is a valid export limit: a "Nulleinspeisung" system must not feed in at all.
     if user_input.get(CONF_GRID_EXPORT_LIMIT_KW) is not None:
         data[CONF_GRID_EXPORT_LIMIT_KW] = float(user_input[CONF_GRID_EXPORT_LIMIT_KW])

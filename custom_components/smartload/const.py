@@ -19,6 +19,8 @@ CONF_GRID_IMPORT_LIMIT_KW: Final = "grid_import_limit_kw"
 CONF_GRID_EXPORT_LIMIT_KW: Final = "grid_export_limit_kw"
 CONF_CONSUMPTION_ENTITY: Final = "consumption_entity"
 CONF_PV_FORECAST_ENTITY: Final = "pv_forecast_entity"
+# realised PV power (optional): the PV forecast's recent error, its confidence without p10/p90
+CONF_PV_POWER_ENTITY: Final = "pv_power_entity"
 CONF_WALLBOX_MAX_KW: Final = "wallbox_max_kw"
 
 # Home battery (optional; present when CONF_BATTERY_SOC_ENTITY is set)
