@@ -4,7 +4,9 @@
 live inputs — the PV forecast's p10/p90 when the source gives them (Solcast), the import prices of
 the horizon and the local time — replaces the configured minimum of the planner's
 ``BatteryInput`` by the result, and logs every change of a lowered (or raised) minimum once.
-Without quantiles the confidence is MEDIUM and the configured minimum stands.
+Without quantiles the confidence comes from the forecast's recent error (``pv_error``: the
+configured PV power against the forecast, once a day of slots is known); without either it is
+MEDIUM and the configured minimum stands.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class BufferReport:
 
     decision: BufferDecision
     text: str
+    pv_recent_error: float | None = None  # realised vs forecast PV, Σ|f - r| / Σr (None: unknown)
 
     def pct(self) -> float:
         """The dynamic minimum SoC in percent of the capacity."""
@@ -44,6 +47,9 @@ class BufferReport:
             "confidence": d.confidence.value,
             "reasons": [{"key": r.key, **r.params} for r in d.reasons],
             "reason_text": self.text,
+            "pv_recent_error_pct": None
+            if self.pv_recent_error is None
+            else round(100.0 * self.pv_recent_error, 1),
         }
 
 
@@ -66,6 +72,7 @@ class BatteryBuffer:
         slot_minutes: int,
         tz: tzinfo,
         lang: str = "en",
+        pv_recent_error: float | None = None,
     ) -> BatteryInput | None:
         """The battery with this cycle's minimum SoC (None stays None)."""
         if battery is None:
@@ -88,10 +95,11 @@ class BatteryBuffer:
             pv_kw=pv_kw,
             pv_low_kw=low,
             pv_high_kw=high,
+            pv_recent_error=pv_recent_error,
             dt_h=slot_minutes / 60,
         )
         text = "; ".join(render_reason(r, lang) for r in decision.reasons)
-        self.report = BufferReport(decision=decision, text=text)
+        self.report = BufferReport(decision=decision, text=text, pv_recent_error=pv_recent_error)
         self._log(decision)
         return dataclasses.replace(battery, min_soc_kwh=decision.min_soc_kwh)
 

@@ -35,6 +35,7 @@ from .const import (
     CONF_CONSUMPTION_ENTITY,
     CONF_CYCLE_MINUTES,
     CONF_PV_FORECAST_ENTITY,
+    CONF_PV_POWER_ENTITY,
     DEFAULT_AUTOMATION,
     DEFAULT_CYCLE_MINUTES,
     DOMAIN,
@@ -56,6 +57,7 @@ from .planner.explain import render
 from .planner.forecast import LoadForecast
 from .planner.lp import plan as solve
 from .planner.model import Decision, Plan, PlanInput, PlanStatus
+from .pv_error import PvErrorTracker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -131,6 +133,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self.vehicles = vehicle_configs(config_entry)
         # the seasonal plan-error table (loaded in _async_setup, kept in a Store)
         self.errors = ErrorTracker(hass, config_entry.entry_id)
+        # the PV forecast's recent error against the PV power (in memory, empty at start-up)
+        self.pv_error = PvErrorTracker()
         self.state_debouncer = Debouncer(
             hass,
             _LOGGER,
@@ -243,6 +247,9 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self.reader.load_model = self.history.forecaster
         # a price forecast served by an action (Tibber, Nord Pool): called when due, cached
         await self.reader.price_action.async_update(now)
+        conf = entry_settings(self.config_entry)
+        pv_power = conf.get(CONF_PV_POWER_ENTITY) or None
+        self.reader.pv_recent_error = self.pv_error.relative_error() if pv_power else None
         try:
             inputs = self.reader.read(now)
         except StaleInputsError as err:
@@ -260,11 +267,11 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             return self._failed(now, None, f"cannot read the inputs: {err!r}", err)
         self._report_inputs(self.reader.warnings)
         # the previous cycle's forecast for the slot that just ended against what was realised
-        self.errors.observe(
-            inputs,
-            self.reader.load_reading_kw,
-            power_kw(self.hass, entry_settings(self.config_entry).get(CONF_PV_FORECAST_ENTITY)),
-        )
+        realised_pv = power_kw(self.hass, pv_power or conf.get(CONF_PV_FORECAST_ENTITY))
+        self.errors.observe(inputs, self.reader.load_reading_kw, realised_pv)
+        if pv_power and conf.get(CONF_PV_FORECAST_ENTITY) and len(inputs.pv_kw):
+            # this cycle's forecast for the current slot; the ended slot against the PV power
+            self.pv_error.observe(inputs.start, float(inputs.pv_kw[0]), realised_pv)
 
         try:
             plan = await self.hass.async_add_executor_job(solve, inputs)

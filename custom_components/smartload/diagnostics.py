@@ -57,6 +57,7 @@ async def async_get_config_entry_diagnostics(
         "battery_buffer": None
         if result.battery_buffer is None
         else {"min_pct": result.battery_buffer.pct(), **result.battery_buffer.attributes()},
+        "pv_forecast_error": coordinator.pv_error.summary(),
         "plan": summarize_plan(result.plan) if result.plan is not None else None,
         "decision": None
         if decision is None

@@ -225,6 +225,8 @@ class InputReader:
         self.load_model: LoadForecaster | None = None
         self.load_forecast: LoadForecast | None = None
         self.buffer = BatteryBuffer()  # the dynamic minimum SoC of the last read
+        # the PV forecast's recent relative error (set by the coordinator; None: unknown)
+        self.pv_recent_error: float | None = None
         # a price forecast fetched by an action (Tibber, Nord Pool), refreshed by the coordinator
         self.price_action = PriceAction(hass, entry_settings(entry)[CONF_PRICE_ENTITY])
         self.warnings: tuple[InputProblem, ...] = ()  # non-blocking problems of the last read
@@ -391,6 +393,7 @@ class InputReader:
             slot_minutes=int(SLOT.total_seconds() // 60),
             tz=dt_util.get_default_time_zone(),
             lang=self.hass.config.language,
+            pv_recent_error=self.pv_recent_error,
         )
         export_limit = conf.get(CONF_GRID_EXPORT_LIMIT_KW)  # 0: a zero-export system
         return PlanInput(
