@@ -87,6 +87,7 @@ __all__ = [
     "floor_to_slot",
     "gross_price",
     "known_slots",
+    "parse_forecast",
     "parse_price_forecast",
     "parse_pv_forecast",
     "power_scale",
@@ -147,6 +148,21 @@ def read_pv_forecast(
     return read_forecast(attributes, PV_SOURCES, unit, tz=tz, now=now)
 
 
+def parse_forecast(
+    attributes: Mapping[str, Any],
+    sources: tuple[Source, ...],
+    unit: str | None = None,
+    *,
+    tz: tzinfo | None = None,
+    now: datetime | None = None,
+) -> Series:
+    """Like ``read_forecast``, but an empty series instead of ``ParseError``."""
+    try:
+        return read_forecast(attributes, sources, unit, tz=tz, now=now)
+    except ParseError:
+        return EMPTY
+
+
 def parse_price_forecast(
     attributes: Mapping[str, Any],
     unit: str | None = None,
@@ -155,10 +171,7 @@ def parse_price_forecast(
     now: datetime | None = None,
 ) -> Series:
     """The price forecast (€/kWh) in an entity's attributes; empty when there is none."""
-    try:
-        return read_price_forecast(attributes, unit, tz=tz, now=now)
-    except ParseError:
-        return EMPTY
+    return parse_forecast(attributes, PRICE_SOURCES, unit, tz=tz, now=now)
 
 
 def parse_pv_forecast(
@@ -169,7 +182,4 @@ def parse_pv_forecast(
     now: datetime | None = None,
 ) -> Series:
     """The PV power forecast (kW) in an entity's attributes; empty when there is none."""
-    try:
-        return read_pv_forecast(attributes, unit, tz=tz, now=now)
-    except ParseError:
-        return EMPTY
+    return parse_forecast(attributes, PV_SOURCES, unit, tz=tz, now=now)
