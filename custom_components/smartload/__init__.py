@@ -6,13 +6,27 @@ from typing import Any
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_AUTOMATION
+from .const import CONF_AUTOMATION, DOMAIN
 from .coordinator import SmartLoadConfigEntry, SmartLoadCoordinator, SmartLoadData
 from .entity import home_device
+from .services import async_setup_services
 
-PLATFORMS: list[Platform] = [Platform.BUTTON, Platform.SENSOR, Platform.SWITCH]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions once, for all SmartLoad homes."""
+    async_setup_services(hass)
+    return True
 
 
 def _setup_shape(entry: SmartLoadConfigEntry) -> dict[str, Any]:

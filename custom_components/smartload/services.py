@@ -1,0 +1,69 @@
+"""SmartLoad's actions: registered once in ``async_setup``; each finds its config entry and car.
+
+Every action takes an optional ``config_entry_id`` (needed only with more than one SmartLoad
+home); a car's action takes the car as ``vehicle``: its device id, or its name.
+"""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+
+from .const import DOMAIN
+from .coordinator import SmartLoadConfigEntry
+from .inputs import VehicleConfig
+
+ATTR_CONFIG_ENTRY_ID = "config_entry_id"
+ATTR_VEHICLE = "vehicle"
+
+
+def entry_for_call(hass: HomeAssistant, call: ServiceCall) -> SmartLoadConfigEntry:
+    """The loaded SmartLoad entry an action is meant for."""
+    entry_id = call.data.get(ATTR_CONFIG_ENTRY_ID)
+    loaded = [
+        e for e in hass.config_entries.async_entries(DOMAIN) if e.state is ConfigEntryState.LOADED
+    ]
+    if entry_id is not None:
+        loaded = [e for e in loaded if e.entry_id == entry_id]
+        if not loaded:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="entry_not_loaded",
+                translation_placeholders={"entry_id": str(entry_id)},
+            )
+    if len(loaded) != 1:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_loaded" if not loaded else "entry_ambiguous",
+            translation_placeholders={"entry_id": ""},
+        )
+    return loaded[0]
+
+
+def vehicle_for_call(
+    hass: HomeAssistant, entry: SmartLoadConfigEntry, call: ServiceCall
+) -> VehicleConfig:
+    """The car an action names: by its device id or by its name (case-insensitive)."""
+    wanted = str(call.data.get(ATTR_VEHICLE, "")).strip()
+    cars = entry.runtime_data.coordinator.vehicles
+    device = dr.async_get(hass).async_get(wanted)
+    for car in cars:
+        if device is not None and (DOMAIN, car.subentry_id) in device.identifiers:
+            return car
+        if car.name.casefold() == wanted.casefold() or car.subentry_id == wanted:
+            return car
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="unknown_vehicle",
+        translation_placeholders={
+            "vehicle": wanted,
+            "vehicles": ", ".join(c.name for c in cars) or "-",
+        },
+    )
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register SmartLoad's actions (one line per module that provides actions)."""
