@@ -75,7 +75,7 @@ HOME = {
     "country": "DE",
     "language": "en",
 }
-OWNER = {"name": "Demo", "username": "demo", "password": "demo1234"}
+OWNER = {"name": "Demo", "username": "demo", "password": "demo"}
 
 # German dynamic tariff, all-in: spot + grid fees, levies and margin (16.5 ct), then 19 % VAT.
 TARIFF_ADDER_EUR_PER_KWH = 0.165
