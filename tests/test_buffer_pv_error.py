@@ -101,16 +101,72 @@ async def run_cycles_from(
         await hass.async_block_till_done()
 
 
-async def test_a_wrong_forecast_lowers_confidence(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+def stored_window(first: int, last: int, factor: float) -> dict[str, Any]:
+    """A PV error window as the Store holds it: slots `first` .. `last` before NOW."""
+    slots = [NOW - i * timedelta(minutes=15) for i in range(last, first - 1, -1)]
+    return {
+        "slot_minutes": 15,
+        "samples": [[t.isoformat(), forecast_kw(t), factor * forecast_kw(t)] for t in slots],
+    }
+
+
+async def setup_with_stored_window(
+    hass: HomeAssistant, hass_storage: dict[str, Any], window: Any
+) -> MockConfigEntry:
+    """The test home with a PV power entity and a stored PV error window (as after a restart)."""
+    hass.states.async_set(
+        PV_POWER, str(round(1000 * forecast_kw(NOW))), {"unit_of_measurement": "W"}
+    )
+    entry = make_entry(**{CONF_BATTERY_MIN_SOC: 30.0, CONF_PV_POWER_ENTITY: PV_POWER})
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={**entry.options, CONF_HORIZON_HOURS: 24})
+    hass_storage[f"smartload.pv_error.{entry.entry_id}"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": f"smartload.pv_error.{entry.entry_id}",
+        "data": window,
+    }
+    return await setup_entry(hass, entry)
+
+
+async def test_a_wrong_forecast_lowers_confidence_from_the_stored_window(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
 ) -> None:
-    """Realised PV at a third of the forecast: LOW confidence, never below the configured 30 %."""
-    entry = await setup_home(hass, **{CONF_PV_POWER_ENTITY: PV_POWER})
-    await run_cycles_from(hass, freezer, entry, 1, 98, factor=1 / 3)
+    """A restart with a stored day of realised PV at a third of the forecast: LOW confidence
+    from the first cycle, never below the configured 30 %."""
+    entry = await setup_with_stored_window(hass, hass_storage, stored_window(1, 100, 1 / 3))
+    assert len(entry.runtime_data.coordinator.pv_error.samples) == 100
     state = hass.states.get(BUFFER)
     assert state.attributes["confidence"] == "low"
     assert state.attributes["pv_recent_error_pct"] > 35.0
     assert float(state.state) >= 30.0
+
+
+async def test_an_old_or_damaged_window_is_not_used(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Slots older than the 7-day window are dropped; rows that cannot be read are skipped."""
+    window = stored_window(7 * 96, 7 * 96 + 120, 1 / 3)
+    window["samples"] += [["not a time", 1, 1], ["2024-01-01T00:00:00", 1, 1], [None]]
+    entry = await setup_with_stored_window(hass, hass_storage, window)
+    assert len(entry.runtime_data.coordinator.pv_error.samples) == 0
+    assert hass.states.get(BUFFER).attributes["confidence"] == "medium"
+
+
+async def test_the_window_survives_a_reload(
+    hass: HomeAssistant, hass_storage: dict[str, Any], freezer: FrozenDateTimeFactory
+) -> None:
+    """Cycles add slots; unloading writes them; the next setup starts from them."""
+    entry = await setup_with_stored_window(hass, hass_storage, stored_window(1, 10, 1.0))
+    await run_cycles_from(hass, freezer, entry, 1, 3, factor=1.0)
+    samples = list(entry.runtime_data.coordinator.pv_error.samples)
+    assert len(samples) == 13  # 10 stored, and the slots of the setup cycle and cycles 1, 2
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    stored = hass_storage[f"smartload.pv_error.{entry.entry_id}"]["data"]
+    assert len(stored["samples"]) == 13
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert list(entry.runtime_data.coordinator.pv_error.samples) == samples
 
 
 async def test_without_pv_power_medium_as_before(

@@ -57,7 +57,7 @@ from .planner.explain import render
 from .planner.forecast import LoadForecast
 from .planner.lp import plan as solve
 from .planner.model import Decision, Plan, PlanInput, PlanStatus
-from .pv_error import PvErrorTracker
+from .pv_error import StoredPvErrorTracker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -133,8 +133,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self.vehicles = vehicle_configs(config_entry)
         # the seasonal plan-error table (loaded in _async_setup, kept in a Store)
         self.errors = ErrorTracker(hass, config_entry.entry_id)
-        # the PV forecast's recent error against the PV power (in memory, empty at start-up)
-        self.pv_error = PvErrorTracker()
+        # the PV forecast's recent error against the PV power (kept in a Store)
+        self.pv_error = StoredPvErrorTracker(hass, config_entry.entry_id)
         self.state_debouncer = Debouncer(
             hass,
             _LOGGER,
@@ -230,12 +230,14 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         self._issues.clear()
         await self.errors.async_flush()
+        await self.pv_error.async_flush()
         await super().async_shutdown()
 
     @override
     async def _async_setup(self) -> None:
-        """Load the stored plan-error table before the first cycle."""
+        """Load the stored plan-error table and PV error window before the first cycle."""
         await self.errors.async_load()
+        await self.pv_error.async_load(dt_util.utcnow())
 
     # -- one cycle -----------------------------------------------------------------------------
     @override
