@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -313,6 +314,34 @@ def test_negative_price_day_is_physical(fixture: str) -> None:
     assert exact.objective_eur == pytest.approx(exact.cost_eur, abs=5e-3)
     # and its duals come from the LP re-solved with the directions fixed
     assert np.any(exact.battery_value_eur_per_kwh != 0.0)
+
+
+def test_an_exclusivity_milp_out_of_time_still_gives_a_physical_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A slow machine: the MILP does not answer in time. The directions come from the
+    relaxation, the plan stays physical and optimal-status (no rule-based fallback), and it
+    costs no more than a little above the exact one."""
+    inputs = scenario_to_input(
+        load_fixture("de-2024-05-12-24h-raw-spot-negative-battery-2cars.json")
+    )
+    exact = lp.plan(inputs)
+    real = lp.SOLVERS["highspy"]
+    calls: list[bool] = []
+
+    def no_milp(prob: Any, time_limit_s: float) -> Any:
+        calls.append(prob.integrality is not None)
+        if prob.integrality is not None:
+            return lp._Solution(False, "Time limit reached", np.zeros(0), None, math.nan)
+        return real(prob, time_limit_s)
+
+    monkeypatch.setitem(lp.SOLVERS, "highspy", no_milp)
+    rounded = lp.plan(inputs)
+    assert any(calls)  # the MILP was tried (and failed)
+    assert rounded.status is PlanStatus.OPTIMAL
+    assert_physical(rounded)
+    assert rounded.objective_eur >= exact.objective_eur - 1e-6
+    assert rounded.objective_eur <= exact.objective_eur + 0.05 * abs(exact.objective_eur) + 0.05
 
 
 def test_zero_and_negative_prices_with_a_simple_home() -> None:

@@ -158,6 +158,7 @@ SHORTFALL_TOL = 1e-4
 _TIE_EUR_PER_KWH = 1e-5
 # Exclusivity rounds: MILP + fixed LP, repeated only if an overlap appears in a new slot.
 _MAX_EXCLUSIVITY_ROUNDS = 3
+_MILP_SHARE = 0.5  # of the time left that the exclusivity MILP may take
 
 # --------------------------------------------------------------------------------------------
 # Input validation
@@ -853,13 +854,20 @@ def _solve(
     for _ in range(_MAX_EXCLUSIVITY_ROUNDS):
         binaries = _Binaries(np.flatnonzero(grid_sel), np.flatnonzero(batt_sel))
         mip = _build(inputs, values, binaries=binaries)
-        msol = solve(mip, remaining())
-        if not msol.ok:
-            raise SolverError(f"exclusivity MILP: {msol.message}")
+        # the MILP may use half of the time left; without its answer in time (a slow machine,
+        # many tempted slots) each direction is taken from the relaxation's larger flow: still
+        # physical, at most a little less optimal, and never the rule-based fallback for that
+        msol = solve(mip, remaining() * _MILP_SHARE)
         z = np.ones(n, dtype=bool)  # True: may import
-        z[binaries.grid] = msol.x[mip.layout["z"]] > 0.5
         y = np.ones(n, dtype=bool)  # True: may charge
-        y[binaries.battery] = msol.x[mip.layout["y"]] > 0.5
+        if msol.ok:
+            z[binaries.grid] = msol.x[mip.layout["z"]] > 0.5
+            y[binaries.battery] = msol.x[mip.layout["y"]] > 0.5
+        else:
+            _LOGGER.debug("Exclusivity MILP: %s; directions from the relaxation", msol.message)
+            relaxed = _flows(prob, sol.x, n)
+            z[binaries.grid] = (relaxed.imp >= relaxed.exp)[binaries.grid]
+            y[binaries.battery] = (relaxed.bc >= relaxed.bd)[binaries.battery]
         fix = _Fix(
             no_import=~z,
             no_export=np.isin(np.arange(n), binaries.grid) & z,
