@@ -48,6 +48,7 @@ from custom_components.smartload.const import (
     CONF_BATTERY_MIN_SOC,
     CONF_BATTERY_SOC_ENTITY,
     CONF_CONSUMPTION_ENTITY,
+    CONF_CONTROLLED_LOAD_ENTITY,
     CONF_CYCLE_MINUTES,
     CONF_FEED_IN_ENTITY,
     CONF_FEED_IN_MODE,
@@ -596,6 +597,26 @@ async def test_pv_power_entity(
     result = await _configure(hass, result, {})
     result = await _configure(hass, result, {})
     assert result["data"] == {**MINIMAL_DATA, CONF_PV_POWER_ENTITY: PV_POWER}
+
+
+@pytest.mark.parametrize(("unit", "ok"), [("W", True), ("kWh", True), ("A", False), (None, False)])
+async def test_controlled_load_entity(
+    hass: HomeAssistant, mock_setup: AsyncMock, unit: str | None, ok: bool
+) -> None:
+    """The optional wallbox power in the consumption: power or energy with a unit."""
+    attributes = {"unit_of_measurement": unit} if unit else {}
+    hass.states.async_set("sensor.wallbox_power", "0", attributes)
+    result = await _user(hass)
+    assert CONF_CONTROLLED_LOAD_ENTITY in _fields(result)
+    result = await _configure(
+        hass, result, {**HOME_INPUT, CONF_CONTROLLED_LOAD_ENTITY: "sensor.wallbox_power"}
+    )
+    if not ok:
+        assert result["errors"] == {CONF_CONTROLLED_LOAD_ENTITY: FlowError.UNSUPPORTED_UNIT}
+        return
+    result = await _configure(hass, result, {})
+    result = await _configure(hass, result, {})
+    assert result["data"] == {**MINIMAL_DATA, CONF_CONTROLLED_LOAD_ENTITY: "sensor.wallbox_power"}
 
 
 async def test_pv_power_entity_missing(hass: HomeAssistant, mock_setup: AsyncMock) -> None:

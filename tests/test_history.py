@@ -33,7 +33,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 import statsmodels.tsa.statespace.sarimax  # noqa: F401
 
 from custom_components.smartload import history as history_module
-from custom_components.smartload.const import CONF_CONSUMPTION_ENTITY
+from custom_components.smartload.const import CONF_CONSUMPTION_ENTITY, CONF_CONTROLLED_LOAD_ENTITY
 from custom_components.smartload.planner import forecast as forecast_module
 
 from .conftest import HOUSE, NOW, make_entry, setup_entry
@@ -310,3 +310,59 @@ async def test_a_failing_read_plans_flat_and_warns_once(
     warnings = [r for r in caplog.records if "cannot learn the consumption" in r.message]
     assert len(warnings) == 1
     assert coordinator.history.summary()["error"] is not None
+
+
+WALLBOX = "sensor.wallbox_power"
+
+
+def night_charging_kw(when: datetime) -> float:
+    """SmartLoad's own decisions: a car charging at 7 kW from 01:00 to 04:00 local time."""
+    return 7.0 if 1 <= (when.hour + BERLIN_OFFSET) % 24 < 4 else 0.0
+
+
+def import_power_of(hass: HomeAssistant, entity_id: str, days: int, kw: Any) -> None:
+    """Hourly mean statistics (W) of a power sensor, ``kw(t)`` in each hour."""
+    async_import_statistics(
+        hass,
+        {
+            "mean_type": StatisticMeanType.ARITHMETIC,
+            "has_sum": False,
+            "name": None,
+            "source": "recorder",
+            "statistic_id": entity_id,
+            "unit_class": "power",
+            "unit_of_measurement": "W",
+        },
+        [
+            {"start": t, "mean": 1000 * kw(t), "min": 0.0, "max": 11000.0}
+            for t in hours_before_now(days)
+        ],
+    )
+
+
+@pytest.mark.usefixtures("recorded")
+@pytest.mark.parametrize("subtract", [True, False])
+async def test_the_wallbox_in_the_consumption_is_not_learned(
+    hass: HomeAssistant, subtract: bool
+) -> None:
+    """The consumption includes the wallbox: with the wallbox entity configured, the forecast
+    learns the house without the nights' charging, and the live reading leaves it out too."""
+    import_power_of(hass, HOUSE, 3, lambda t: evening_peak_kw(t) + night_charging_kw(t))
+    import_power_of(hass, WALLBOX, 3, night_charging_kw)
+    await async_wait_recording_done(hass)
+    hass.states.async_set(WALLBOX, "400", {"unit_of_measurement": "W"})
+    extra = {CONF_CONTROLLED_LOAD_ENTITY: WALLBOX} if subtract else {}
+    entry = await setup_learned(hass, make_entry(**extra))
+    coordinator = entry.runtime_data.coordinator
+    by_hour = local_hours(coordinator.data.inputs.start, coordinator.data.inputs.load_kw)
+    assert by_hour[19] == pytest.approx(2.0, abs=0.1)
+    if subtract:
+        assert by_hour[2] == pytest.approx(0.3, abs=0.1)
+        assert coordinator.reader.load_reading_kw == pytest.approx(0.1)  # 500 W - 400 W
+        summary = coordinator.history.summary()
+        assert summary["controlled_entity_id"] == WALLBOX
+        assert summary["controlled_kwh_subtracted"] == pytest.approx(3 * 3 * 7.0, abs=0.5)
+    else:
+        assert by_hour[2] == pytest.approx(7.3, abs=0.1)
+        assert coordinator.reader.load_reading_kw == pytest.approx(0.5)
+        assert coordinator.history.summary()["controlled_kwh_subtracted"] is None

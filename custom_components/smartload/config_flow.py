@@ -54,6 +54,7 @@ from .const import (
     CONF_BATTERY_MIN_SOC,
     CONF_BATTERY_SOC_ENTITY,
     CONF_CONSUMPTION_ENTITY,
+    CONF_CONTROLLED_LOAD_ENTITY,
     CONF_CYCLE_MINUTES,
     CONF_FEED_IN_ENTITY,
     CONF_FEED_IN_MODE,
@@ -193,6 +194,7 @@ ENTITY_FILTERS: Final[Mapping[str, tuple[EntityFilterSelectorConfig, ...]]] = {
     CONF_CONSUMPTION_ENTITY: (_filter("sensor", device_class=["power", "energy"]),),
     CONF_PV_FORECAST_ENTITY: (_filter("sensor", device_class=["energy", "power"]),),
     CONF_PV_POWER_ENTITY: (_filter("sensor", device_class=["power"]),),
+    CONF_CONTROLLED_LOAD_ENTITY: (_filter("sensor", device_class=["power", "energy"]),),
     CONF_BATTERY_SOC_ENTITY: _SOC_SOURCES,
     CONF_LOADPOINT_MODE_ENTITY: (_filter("select", "input_select"),),
     CONF_SMART_COST_LIMIT_ENTITY: (_filter("number", "input_number"),),
@@ -210,6 +212,7 @@ ENTITY_FILTERS: Final[Mapping[str, tuple[EntityFilterSelectorConfig, ...]]] = {
 ENTITY_UNITS: Final[Mapping[str, frozenset[str]]] = {
     CONF_CONSUMPTION_ENTITY: frozenset({"W", "kW", "MW", "Wh", "kWh", "MWh"}),
     CONF_PV_POWER_ENTITY: frozenset({"W", "kW", "MW"}),
+    CONF_CONTROLLED_LOAD_ENTITY: frozenset({"W", "kW", "MW", "Wh", "kWh", "MWh"}),
     CONF_BATTERY_SOC_ENTITY: frozenset({"%"}),
     CONF_VEHICLE_SOC_ENTITY: frozenset({"%"}),
 }
@@ -265,6 +268,7 @@ def home_schema(currency: str) -> vol.Schema:
             ): _number(f"{currency}/kWh", maximum=1, step="any"),
             vol.Optional(CONF_FEED_IN_ENTITY): _entities(CONF_FEED_IN_ENTITY),
             vol.Required(CONF_CONSUMPTION_ENTITY): _entities(CONF_CONSUMPTION_ENTITY),
+            vol.Optional(CONF_CONTROLLED_LOAD_ENTITY): _entities(CONF_CONTROLLED_LOAD_ENTITY),
             vol.Optional(CONF_PV_FORECAST_ENTITY): _entities(CONF_PV_FORECAST_ENTITY),
             vol.Optional(CONF_PV_POWER_ENTITY): _entities(CONF_PV_POWER_ENTITY),
             vol.Required(CONF_GRID_IMPORT_LIMIT_KW, default=DEFAULT_GRID_IMPORT_LIMIT_KW): _number(
@@ -398,7 +402,7 @@ type Errors = dict[str, str]
 
 
 # Entities read only with their unit (the PV power is compared with a forecast in kW).
-UNIT_REQUIRED: Final = frozenset({CONF_PV_POWER_ENTITY})
+UNIT_REQUIRED: Final = frozenset({CONF_PV_POWER_ENTITY, CONF_CONTROLLED_LOAD_ENTITY})
 
 
 def _unit_fits(key: str, unit: Any) -> bool:
@@ -431,6 +435,7 @@ def validate_home(
     entities = (
         CONF_PRICE_ENTITY,
         CONF_CONSUMPTION_ENTITY,
+        CONF_CONTROLLED_LOAD_ENTITY,
         CONF_PV_FORECAST_ENTITY,
         CONF_PV_POWER_ENTITY,
     )
@@ -466,6 +471,8 @@ def validate_home(
         data[CONF_PV_FORECAST_ENTITY] = user_input[CONF_PV_FORECAST_ENTITY]
     if user_input.get(CONF_PV_POWER_ENTITY):
         data[CONF_PV_POWER_ENTITY] = user_input[CONF_PV_POWER_ENTITY]
+    if user_input.get(CONF_CONTROLLED_LOAD_ENTITY):
+        data[CONF_CONTROLLED_LOAD_ENTITY] = user_input[CONF_CONTROLLED_LOAD_ENTITY]
     # 0 is a valid export limit: a "Nulleinspeisung" system must not feed in at all.
     if user_input.get(CONF_GRID_EXPORT_LIMIT_KW) is not None:
         data[CONF_GRID_EXPORT_LIMIT_KW] = float(user_input[CONF_GRID_EXPORT_LIMIT_KW])

@@ -22,6 +22,9 @@ CONF_PV_FORECAST_ENTITY: Final = "pv_forecast_entity"
 # realised PV power (optional): the PV forecast's recent error, its confidence without p10/p90
 CONF_PV_POWER_ENTITY: Final = "pv_power_entity"
 CONF_WALLBOX_MAX_KW: Final = "wallbox_max_kw"
+# the power (or energy) of loads SmartLoad controls that the consumption entity includes, typically
+# the wallbox's: subtracted from the consumption, so that the forecast learns the base load
+CONF_CONTROLLED_LOAD_ENTITY: Final = "controlled_load_entity"
 
 # Home battery (optional; present when CONF_BATTERY_SOC_ENTITY is set)
 CONF_BATTERY_SOC_ENTITY: Final = "battery_soc_entity"

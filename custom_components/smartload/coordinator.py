@@ -33,6 +33,7 @@ from .battery_buffer import BufferReport
 from .const import (
     CONF_AUTOMATION,
     CONF_CONSUMPTION_ENTITY,
+    CONF_CONTROLLED_LOAD_ENTITY,
     CONF_CYCLE_MINUTES,
     CONF_PV_FORECAST_ENTITY,
     CONF_PV_POWER_ENTITY,
@@ -127,8 +128,11 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             minutes=int(config_entry.options.get(CONF_CYCLE_MINUTES, DEFAULT_CYCLE_MINUTES))
         )
         self.reader = InputReader(hass, config_entry)
+        conf = entry_settings(config_entry)
         self.history = ConsumptionHistory(
-            hass, entry_settings(config_entry).get(CONF_CONSUMPTION_ENTITY) or None
+            hass,
+            conf.get(CONF_CONSUMPTION_ENTITY) or None,
+            conf.get(CONF_CONTROLLED_LOAD_ENTITY) or None,
         )
         self.vehicles = vehicle_configs(config_entry)
         # the seasonal plan-error table (loaded in _async_setup, kept in a Store)

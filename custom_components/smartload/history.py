@@ -10,8 +10,10 @@ today's flat value; a new fit triggers a re-plan). The fit is cached and refresh
 within the hour while there is no history yet (a new install learns as soon as the recorder has
 compiled its first statistics).
 
-Loads the plan controls (cars, battery) are not subtracted yet: the consumption entity is taken
-to be the house without them (``fit_load_forecaster(controlled_kw=...)`` supports it).
+Loads the plan controls are subtracted when the consumption entity includes them: the optional
+controlled-load entity (typically the wallbox's power or energy) is read the same way and passed as
+``fit_load_forecaster(controlled_kw=...)``, so the forecaster learns the base load and not
+SmartLoad's own decisions. Hours where it has no statistics subtract nothing.
 """
 
 from __future__ import annotations
@@ -97,10 +99,15 @@ def read_hourly_history(
 class ConsumptionHistory:
     """The fitted forecaster of one consumption entity, refreshed daily."""
 
-    def __init__(self, hass: HomeAssistant, entity_id: str | None) -> None:
-        """Bind to the consumption entity (None: nothing to learn from)."""
+    def __init__(
+        self, hass: HomeAssistant, entity_id: str | None, controlled_id: str | None = None
+    ) -> None:
+        """Bind to the consumption entity (None: nothing to learn from) and the entity of the
+        controlled loads it includes (None: it includes none)."""
         self.hass = hass
         self.entity_id = entity_id
+        self.controlled_id = controlled_id
+        self.controlled_kwh: float | None = None  # subtracted over the history read last
         self.forecaster: LoadForecaster | None = None
         self.kind: str | None = None
         self.unit: str | None = None
@@ -152,6 +159,11 @@ class ConsumptionHistory:
         end = now.astimezone(dt_util.UTC).replace(minute=0, second=0, microsecond=0)
         try:
             history = await self._async_read(self.entity_id, end - HISTORY, end)
+            controlled = (
+                await self._async_read(self.controlled_id, end - HISTORY, end)
+                if history is not None and self.controlled_id is not None
+                else None
+            )
             if history is None:
                 forecaster = None
             else:
@@ -162,8 +174,12 @@ class ConsumptionHistory:
                         history.load_kw,
                         step_minutes=60,
                         timezone=self.hass.config.time_zone,
+                        controlled_kw=[controlled.load_kw] if controlled is not None else [],
                     )
                 )
+            self.controlled_kwh = (
+                round(float(np.nansum(controlled.load_kw)), 3) if controlled is not None else None
+            )
         except Exception as err:  # a database or fit problem: keep the last fit, plan on
             if self.error is None:
                 _LOGGER.warning(
@@ -213,6 +229,8 @@ class ConsumptionHistory:
             "history_days": fc.n_days if fc is not None else 0,
             "mae_profile_kw": _round(fc.mae_profile_kw) if fc is not None else None,
             "mae_sarima_kw": _round(fc.mae_sarima_kw) if fc is not None else None,
+            "controlled_entity_id": self.controlled_id,
+            "controlled_kwh_subtracted": self.controlled_kwh,
         }
 
 

@@ -30,6 +30,7 @@ from .const import (
     CONF_BATTERY_MIN_SOC,
     CONF_BATTERY_SOC_ENTITY,
     CONF_CONSUMPTION_ENTITY,
+    CONF_CONTROLLED_LOAD_ENTITY,
     CONF_FEED_IN_ENTITY,
     CONF_FEED_IN_MODE,
     CONF_FEED_IN_PRICE,
@@ -63,6 +64,7 @@ from .const import (
     SLOT,
     SUBENTRY_VEHICLE,
 )
+from .error_table import power_kw
 from .planner.forecast import LoadForecast, LoadForecaster
 from .planner.model import BatteryInput, PlanInput, VehicleInput
 from .planner.prices import extend_prices
@@ -363,6 +365,11 @@ class InputReader:
 
         export_price = self._feed_in(conf, start, max(n, 1), problems)
         load_kw = self._load_kw(now, problems)
+        if load_kw is not None and conf.get(CONF_CONTROLLED_LOAD_ENTITY):
+            # the consumption includes loads the plan controls: their power now is not base load
+            # (an energy meter or an unreadable entity subtracts nothing here; the history does)
+            controlled = power_kw(self.hass, conf[CONF_CONTROLLED_LOAD_ENTITY])
+            load_kw = max(0.0, load_kw - max(0.0, controlled or 0.0))
         self.load_reading_kw = load_kw if conf.get(CONF_CONSUMPTION_ENTITY) else None
         model = self.load_model
         self.load_forecast = (
