@@ -127,6 +127,26 @@ async def test_reload_on_new_vehicle(hass: HomeAssistant) -> None:
     )
 
 
+async def test_removing_a_car_removes_its_device_and_entities(hass: HomeAssistant) -> None:
+    """A deleted car subentry leaves no stale device or entity behind; the plan goes on."""
+    entry = await setup_entry(hass, make_entry())
+    (subentry_id,) = entry.subentries
+    devices = dr.async_get(hass)
+    entities = er.async_get(hass)
+    car = devices.async_get_device_by_identifier((DOMAIN, subentry_id), entry.entry_id)
+    assert car is not None
+    own = er.async_entries_for_device(entities, car.id)
+    assert own
+    assert hass.config_entries.async_remove_subentry(entry, subentry_id)
+    await hass.async_block_till_done()
+    assert devices.async_get(car.id) is None
+    assert all(entities.async_get(e.entity_id) is None for e in own)
+    assert all(hass.states.get(e.entity_id) is None for e in own)
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.coordinator.vehicles == ()
+    assert hass.states.get("sensor.smartload_plan_status").state == "optimal"
+
+
 async def test_automation_toggle_does_not_reload(hass: HomeAssistant) -> None:
     """The automation switch persists in the options without reloading the entry."""
     entry = await setup_entry(hass, make_entry())
