@@ -46,7 +46,11 @@ from custom_components.smartload.const import (
     CONF_BATTERY_MAX_DISCHARGE_KW,
     CONF_BATTERY_MAX_SOC,
     CONF_BATTERY_MIN_SOC,
+    CONF_BATTERY_MIN_SOC_ENTITY,
     CONF_BATTERY_SOC_ENTITY,
+    CONF_CHARGER_CURRENT_ENTITY,
+    CONF_CHARGER_PHASES,
+    CONF_CHARGER_SWITCH_ENTITY,
     CONF_CONSUMPTION_ENTITY,
     CONF_CONTROLLED_LOAD_ENTITY,
     CONF_CYCLE_MINUTES,
@@ -161,6 +165,8 @@ MINIMAL_DATA: dict[str, Any] = {
     CONF_GRID_IMPORT_LIMIT_KW: 17.0,
     CONF_WALLBOX_MAX_KW: 11.0,
 }
+# The plain charger's fields (optional, every home) and the battery reserve (with a battery).
+CHARGER_FIELDS = {CONF_CHARGER_SWITCH_ENTITY, CONF_CHARGER_CURRENT_ENTITY, CONF_CHARGER_PHASES}
 DEFAULT_OPTIONS = {
     CONF_HORIZON_HOURS: DEFAULT_HORIZON_HOURS,
     CONF_CYCLE_MINUTES: DEFAULT_CYCLE_MINUTES,
@@ -329,7 +335,11 @@ async def test_minimal_entry(hass: HomeAssistant, mock_setup: AsyncMock) -> None
     result = await _configure(hass, result, {})
     assert result["step_id"] == "actuators"
     # Without a battery there is nothing to say about battery actuators.
-    assert _fields(result) == {CONF_LOADPOINT_MODE_ENTITY, CONF_SMART_COST_LIMIT_ENTITY}
+    assert _fields(result) == {
+        CONF_LOADPOINT_MODE_ENTITY,
+        CONF_SMART_COST_LIMIT_ENTITY,
+        *CHARGER_FIELDS,
+    }
     result = await _configure(hass, result, {})
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -355,7 +365,7 @@ async def test_entry_with_battery_and_actuators(hass: HomeAssistant, mock_setup:
     result = await _user(hass, home)
     result = await _configure(hass, result, BATTERY_INPUT)
     assert result["step_id"] == "actuators"
-    assert _fields(result) == set(ACTUATORS_INPUT)
+    assert _fields(result) == set(ACTUATORS_INPUT) | CHARGER_FIELDS | {CONF_BATTERY_MIN_SOC_ENTITY}
     result = await _configure(hass, result, ACTUATORS_INPUT)
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -718,7 +728,11 @@ async def test_reconfigure(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
     assert _suggested(result, CONF_BATTERY_CAPACITY_KWH) == 10.2
     result = await _configure(hass, result, {})  # the battery was sold
     assert result["step_id"] == "actuators"
-    assert _fields(result) == {CONF_LOADPOINT_MODE_ENTITY, CONF_SMART_COST_LIMIT_ENTITY}
+    assert _fields(result) == {
+        CONF_LOADPOINT_MODE_ENTITY,
+        CONF_SMART_COST_LIMIT_ENTITY,
+        *CHARGER_FIELDS,
+    }
     assert _suggested(result, CONF_LOADPOINT_MODE_ENTITY) == LP_MODE
     result = await _configure(hass, result, {CONF_LOADPOINT_MODE_ENTITY: LP_MODE})
 

@@ -55,6 +55,8 @@ async def test_setup_creates_devices_and_entities(hass: HomeAssistant) -> None:
         "sensor.smartload_battery_price_limit",
         "sensor.smartload_battery_buffer",
         "sensor.smartload_load_forecast",
+        "sensor.smartload_last_successful_plan",
+        "binary_sensor.smartload_problem",
         "switch.smartload_automation",
         "button.smartload_re_plan_now",
         "sensor.model_3_price_limit",

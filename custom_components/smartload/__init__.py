@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_AUTOMATION, DOMAIN
 from .coordinator import SmartLoadConfigEntry, SmartLoadCoordinator, SmartLoadData
 from .entity import home_device
+from .handback import HandBack, HandBackReason
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -59,6 +61,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) ->
         config_entry_id=entry.entry_id, **home_device(coordinator)
     )
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+
+    async def _async_stop(_: Event) -> None:  # Home Assistant stops cleanly: hand back
+        await coordinator.handback.async_hand_back(HandBackReason.SHUTDOWN, close=True)
+
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_stop))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if _setup_shape(entry) != shape:  # changed while this setup was planning
         hass.config_entries.async_schedule_reload(entry.entry_id)
@@ -66,8 +73,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) ->
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) -> bool:
-    """Remove the entities; the coordinator shuts down with the entry."""
+    """Hand the actuators back, remove the entities; the coordinator shuts down with the entry."""
+    await entry.runtime_data.coordinator.handback.async_hand_back(
+        HandBackReason.UNLOADED, close=True
+    )
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) -> None:
+    """The entry is deleted (handed back when it unloaded): remove its record of the actuators."""
+    await HandBack(hass, entry.entry_id, timeout=timedelta(0)).async_remove()
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: SmartLoadConfigEntry) -> None:

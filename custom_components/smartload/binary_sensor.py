@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any, override
 
 from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import SmartLoadConfigEntry, SmartLoadCoordinator
+from .coordinator import SmartLoadConfigEntry, SmartLoadCoordinator, Status
 from .entity import SmartLoadEntity
 from .inputs import VehicleConfig
 
@@ -44,8 +45,48 @@ class SmartLoadCarBinarySensorDescription(BinarySensorEntityDescription):
     attrs_fn: Callable[[SmartLoadCoordinator, VehicleConfig], Mapping[str, Any]] = _no_attrs
 
 
+def problem(coordinator: SmartLoadCoordinator) -> tuple[str, str] | None:
+    """What is wrong now (kind, text), or None: no plan, stale inputs, a fallback plan, an
+    actuator that could not be set."""
+    result = coordinator.data
+    if result is None:
+        return "no_plan", "no cycle has run yet"
+    if result.status is Status.ERROR:
+        return "no_plan", result.reason
+    if result.status is Status.STALE_INPUTS:
+        return "stale_inputs", result.reason
+    if result.status is Status.FALLBACK:
+        return "fallback", result.reason
+    if result.actuator_problems:
+        return "actuator", "; ".join(f"{p.entity_id}: {p.error}" for p in result.actuator_problems)
+    return None
+
+
+def _problem_attrs(coordinator: SmartLoadCoordinator) -> Mapping[str, Any]:
+    """The reason, the heartbeat and the last hand-back."""
+    found = problem(coordinator)
+    handback = coordinator.handback
+    return {
+        "kind": found[0] if found else None,
+        "reason": found[1] if found else None,
+        "last_successful_plan": handback.last_success.isoformat()
+        if handback.last_success
+        else None,
+        "controlled": sorted(handback.taken),
+        **(handback.last.attributes() if handback.last else {}),
+    }
+
+
 # Add descriptions here (one entry each; keep the tuples sorted by key).
-HOME_BINARY_SENSORS: tuple[SmartLoadBinarySensorDescription, ...] = ()
+HOME_BINARY_SENSORS: tuple[SmartLoadBinarySensorDescription, ...] = (
+    SmartLoadBinarySensorDescription(
+        key="problem",
+        translation_key="problem",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda coordinator: problem(coordinator) is not None,
+        attrs_fn=_problem_attrs,
+    ),
+)
 CAR_BINARY_SENSORS: tuple[SmartLoadCarBinarySensorDescription, ...] = ()
 
 

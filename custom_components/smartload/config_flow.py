@@ -52,7 +52,11 @@ from .const import (
     CONF_BATTERY_MAX_DISCHARGE_KW,
     CONF_BATTERY_MAX_SOC,
     CONF_BATTERY_MIN_SOC,
+    CONF_BATTERY_MIN_SOC_ENTITY,
     CONF_BATTERY_SOC_ENTITY,
+    CONF_CHARGER_CURRENT_ENTITY,
+    CONF_CHARGER_PHASES,
+    CONF_CHARGER_SWITCH_ENTITY,
     CONF_CONSUMPTION_ENTITY,
     CONF_CONTROLLED_LOAD_ENTITY,
     CONF_CYCLE_MINUTES,
@@ -61,6 +65,8 @@ from .const import (
     CONF_FEED_IN_PRICE,
     CONF_GRID_EXPORT_LIMIT_KW,
     CONF_GRID_IMPORT_LIMIT_KW,
+    CONF_HANDBACK_MINUTES,
+    CONF_HANDBACK_PREFIX,
     CONF_HORIZON_HOURS,
     CONF_LOADPOINT_MODE_ENTITY,
     CONF_NAME,
@@ -81,9 +87,11 @@ from .const import (
     DEFAULT_BATTERY_EFFICIENCY,
     DEFAULT_BATTERY_MAX_SOC,
     DEFAULT_BATTERY_MIN_SOC,
+    DEFAULT_CHARGER_PHASES,
     DEFAULT_CYCLE_MINUTES,
     DEFAULT_FEED_IN_PRICE,
     DEFAULT_GRID_IMPORT_LIMIT_KW,
+    DEFAULT_HANDBACK_MINUTES,
     DEFAULT_HORIZON_HOURS,
     DEFAULT_NAME,
     DEFAULT_VEHICLE_DAILY_USE_KWH,
@@ -94,6 +102,7 @@ from .const import (
     DOMAIN,
     FEED_IN_ENTITY,
     FEED_IN_FIXED,
+    HANDBACK_RECORDED,
     HORIZON_CHOICES,
     SUBENTRY_VEHICLE,
 )
@@ -165,7 +174,20 @@ _BATTERY_SIZING: Final = (
 _BATTERY_ACTUATORS: Final = (
     CONF_BATTERY_GRID_CHARGE_LIMIT_ENTITY,
     CONF_BATTERY_DISCHARGE_CONTROL_ENTITY,
+    CONF_BATTERY_MIN_SOC_ENTITY,
 )
+# A plain charger (homes without evcc): on/off and its charging current.
+_CHARGER_ACTUATORS: Final = (CONF_CHARGER_SWITCH_ENTITY, CONF_CHARGER_CURRENT_ENTITY)
+CHARGER_PHASE_CHOICES: Final = (1, 3)
+# Every actuator SmartLoad may take over (and hands back), in the forms' order.
+ACTUATOR_KEYS: Final = (
+    CONF_LOADPOINT_MODE_ENTITY,
+    CONF_SMART_COST_LIMIT_ENTITY,
+    *_CHARGER_ACTUATORS,
+    *_BATTERY_ACTUATORS,
+)
+MIN_HANDBACK_MINUTES: Final = 15
+MAX_HANDBACK_MINUTES: Final = 360
 
 
 # Selectors ---------------------------------------------------------------------------------------
@@ -202,6 +224,9 @@ ENTITY_FILTERS: Final[Mapping[str, tuple[EntityFilterSelectorConfig, ...]]] = {
     CONF_BATTERY_DISCHARGE_CONTROL_ENTITY: (
         _filter("switch", "select", "input_boolean", "input_select"),
     ),
+    CONF_BATTERY_MIN_SOC_ENTITY: (_filter("number", "input_number"),),
+    CONF_CHARGER_SWITCH_ENTITY: (_filter("switch", "input_boolean"),),
+    CONF_CHARGER_CURRENT_ENTITY: (_filter("number", "input_number"),),
     CONF_VEHICLE_SOC_ENTITY: _SOC_SOURCES,
     CONF_VEHICLE_PLUGGED_ENTITY: (_filter("binary_sensor", "sensor", "switch", "input_boolean"),),
 }
@@ -215,6 +240,8 @@ ENTITY_UNITS: Final[Mapping[str, frozenset[str]]] = {
     CONF_CONTROLLED_LOAD_ENTITY: frozenset({"W", "kW", "MW", "Wh", "kWh", "MWh"}),
     CONF_BATTERY_SOC_ENTITY: frozenset({"%"}),
     CONF_VEHICLE_SOC_ENTITY: frozenset({"%"}),
+    CONF_BATTERY_MIN_SOC_ENTITY: frozenset({"%"}),
+    CONF_CHARGER_CURRENT_ENTITY: frozenset({"A"}),
 }
 
 
@@ -302,6 +329,15 @@ def actuators_schema(*, with_battery: bool) -> vol.Schema:
     schema: dict[vol.Marker, Any] = {
         vol.Optional(CONF_LOADPOINT_MODE_ENTITY): _entities(CONF_LOADPOINT_MODE_ENTITY),
         vol.Optional(CONF_SMART_COST_LIMIT_ENTITY): _entities(CONF_SMART_COST_LIMIT_ENTITY),
+        vol.Optional(CONF_CHARGER_SWITCH_ENTITY): _entities(CONF_CHARGER_SWITCH_ENTITY),
+        vol.Optional(CONF_CHARGER_CURRENT_ENTITY): _entities(CONF_CHARGER_CURRENT_ENTITY),
+        vol.Optional(CONF_CHARGER_PHASES, default=str(DEFAULT_CHARGER_PHASES)): SelectSelector(
+            SelectSelectorConfig(
+                options=[str(p) for p in CHARGER_PHASE_CHOICES],
+                mode=SelectSelectorMode.LIST,
+                translation_key=CONF_CHARGER_PHASES,
+            )
+        ),
     }
     if with_battery:
         schema[vol.Optional(CONF_BATTERY_GRID_CHARGE_LIMIT_ENTITY)] = _entities(
@@ -310,11 +346,56 @@ def actuators_schema(*, with_battery: bool) -> vol.Schema:
         schema[vol.Optional(CONF_BATTERY_DISCHARGE_CONTROL_ENTITY)] = _entities(
             CONF_BATTERY_DISCHARGE_CONTROL_ENTITY
         )
+        schema[vol.Optional(CONF_BATTERY_MIN_SOC_ENTITY)] = _entities(CONF_BATTERY_MIN_SOC_ENTITY)
     return vol.Schema(schema)
 
 
-def options_schema() -> vol.Schema:
-    """Options: horizon, cycle length, whether SmartLoad acts, and a raw spot price tariff."""
+def handback_fields(hass: HomeAssistant, conf: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+    """Options: per configured actuator, the value it gets back (empty: the value found)."""
+    fields: dict[vol.Marker, Any] = {}
+    for key in ACTUATOR_KEYS:
+        if not (entity_id := conf.get(key)):
+            continue
+        name = f"{CONF_HANDBACK_PREFIX}{key}"
+        domain = split_entity_id(entity_id)[0]
+        state = hass.states.get(entity_id)
+        attrs = state.attributes if state is not None else {}
+        if domain in ("select", "input_select"):
+            choices = [str(o) for o in attrs.get("options") or ()]
+        elif domain in ("switch", "input_boolean"):
+            choices = ["on", "off"]
+        else:
+            config = NumberSelectorConfig(step="any", mode=NumberSelectorMode.BOX)
+            if unit := attrs.get(ATTR_UNIT_OF_MEASUREMENT):
+                config["unit_of_measurement"] = str(unit)
+            fields[vol.Optional(name)] = NumberSelector(config)
+            continue
+        fields[vol.Optional(name, default=HANDBACK_RECORDED)] = SelectSelector(
+            SelectSelectorConfig(
+                options=[HANDBACK_RECORDED, *choices],
+                mode=SelectSelectorMode.DROPDOWN,
+                translation_key="handback_value",
+            )
+        )
+    return fields
+
+
+def handback_options(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """The hand-back options to store (a value found is the default: not stored)."""
+    options: dict[str, Any] = {}
+    if user_input.get(CONF_HANDBACK_MINUTES) is not None:
+        options[CONF_HANDBACK_MINUTES] = int(user_input[CONF_HANDBACK_MINUTES])
+    for key in ACTUATOR_KEYS:
+        value = user_input.get(f"{CONF_HANDBACK_PREFIX}{key}")
+        if value is None or value in ("", HANDBACK_RECORDED):
+            continue
+        options[f"{CONF_HANDBACK_PREFIX}{key}"] = value if isinstance(value, str) else float(value)
+    return options
+
+
+def options_schema(extra: Mapping[vol.Marker, Any] | None = None) -> vol.Schema:
+    """Options: horizon, cycle length, whether SmartLoad acts, a raw spot price tariff, and
+    when and to what the actuators are handed back (``extra``: the per-actuator fields)."""
     return vol.Schema(
         {
             vol.Required(CONF_HORIZON_HOURS, default=str(DEFAULT_HORIZON_HOURS)): vol.All(
@@ -350,6 +431,12 @@ def options_schema() -> vol.Schema:
                     step="any", mode=NumberSelectorMode.BOX, unit_of_measurement="%"
                 )
             ),
+            # hand-back: minutes without a trusted plan before the actuators are handed back
+            vol.Optional(CONF_HANDBACK_MINUTES): vol.All(
+                _number("min", minimum=MIN_HANDBACK_MINUTES, maximum=MAX_HANDBACK_MINUTES, step=5),
+                vol.Coerce(int),
+            ),
+            **(extra or {}),
         }
     )
 
@@ -402,7 +489,9 @@ type Errors = dict[str, str]
 
 
 # Entities read only with their unit (the PV power is compared with a forecast in kW).
-UNIT_REQUIRED: Final = frozenset({CONF_PV_POWER_ENTITY, CONF_CONTROLLED_LOAD_ENTITY})
+UNIT_REQUIRED: Final = frozenset(
+    {CONF_PV_POWER_ENTITY, CONF_CONTROLLED_LOAD_ENTITY, CONF_CHARGER_CURRENT_ENTITY}
+)
 
 
 def _unit_fits(key: str, unit: Any) -> bool:
@@ -521,12 +610,19 @@ def validate_actuators(
     hass: HomeAssistant, user_input: Mapping[str, Any], *, with_battery: bool
 ) -> tuple[dict[str, Any], Errors]:
     """Validate form 3: only the entities that were chosen, each of which must exist."""
-    keys: tuple[str, ...] = (CONF_LOADPOINT_MODE_ENTITY, CONF_SMART_COST_LIMIT_ENTITY)
+    keys: tuple[str, ...] = (
+        CONF_LOADPOINT_MODE_ENTITY,
+        CONF_SMART_COST_LIMIT_ENTITY,
+        *_CHARGER_ACTUATORS,
+    )
     if with_battery:
         keys = (*keys, *_BATTERY_ACTUATORS)
     if errors := _check_entities(hass, user_input, keys):
         return {}, errors
-    return {key: user_input[key] for key in keys if user_input.get(key)}, {}
+    data = {key: user_input[key] for key in keys if user_input.get(key)}
+    if user_input.get(CONF_CHARGER_CURRENT_ENTITY):  # the phases turn power into current
+        data[CONF_CHARGER_PHASES] = int(user_input.get(CONF_CHARGER_PHASES, DEFAULT_CHARGER_PHASES))
+    return data, {}
 
 
 def validate_vehicle(
@@ -708,7 +804,11 @@ class SmartLoadOptionsFlow(OptionsFlowWithReload):
         if user_input is not None:
             tariff, errors = validate_spot_tariff(user_input)
             if not errors:
-                kept = {k: v for k, v in self.config_entry.options.items() if k not in SPOT_KEYS}
+                kept = {
+                    k: v
+                    for k, v in self.config_entry.options.items()
+                    if k not in SPOT_KEYS and not k.startswith(CONF_HANDBACK_PREFIX)
+                }
                 return self.async_create_entry(
                     data={
                         **kept,
@@ -716,6 +816,7 @@ class SmartLoadOptionsFlow(OptionsFlowWithReload):
                         CONF_CYCLE_MINUTES: int(user_input[CONF_CYCLE_MINUTES]),
                         CONF_AUTOMATION: bool(user_input[CONF_AUTOMATION]),
                         **tariff,
+                        **handback_options(user_input),
                     }
                 )
         current = {
@@ -723,13 +824,15 @@ class SmartLoadOptionsFlow(OptionsFlowWithReload):
             CONF_SPOT_PRICES: False,
             CONF_SPOT_SURCHARGE: DEFAULT_SPOT_SURCHARGE,
             CONF_SPOT_VAT: DEFAULT_SPOT_VAT,
+            CONF_HANDBACK_MINUTES: DEFAULT_HANDBACK_MINUTES,
             **self.config_entry.options,
         }
         current[CONF_HORIZON_HOURS] = str(current[CONF_HORIZON_HOURS])
+        extra = handback_fields(self.hass, self.config_entry.data)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                options_schema(), user_input or current
+                options_schema(extra), user_input or current
             ),
             errors=errors,
         )

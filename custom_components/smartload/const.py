@@ -40,11 +40,25 @@ CONF_LOADPOINT_MODE_ENTITY: Final = "loadpoint_mode_entity"  # select
 CONF_SMART_COST_LIMIT_ENTITY: Final = "smart_cost_limit_entity"  # number
 CONF_BATTERY_GRID_CHARGE_LIMIT_ENTITY: Final = "battery_grid_charge_limit_entity"  # number
 CONF_BATTERY_DISCHARGE_CONTROL_ENTITY: Final = "battery_discharge_control_entity"  # switch | select
+# the inverter's (or evcc's) battery reserve / minimum SoC: set to the plan's dynamic minimum
+CONF_BATTERY_MIN_SOC_ENTITY: Final = "battery_min_soc_entity"  # number, %
+# a plain charger without evcc: on/off and the charging current
+CONF_CHARGER_SWITCH_ENTITY: Final = "charger_switch_entity"  # switch
+CONF_CHARGER_CURRENT_ENTITY: Final = "charger_current_entity"  # number, A
+CONF_CHARGER_PHASES: Final = "charger_phases"  # 1 | 3
+DEFAULT_CHARGER_PHASES: Final = 3
+CHARGER_VOLTAGE_V: Final = 230.0  # per phase
 
 # Options
 CONF_HORIZON_HOURS: Final = "horizon_hours"
 CONF_CYCLE_MINUTES: Final = "cycle_minutes"
 CONF_AUTOMATION: Final = "automation"
+# hand-back: minutes without a trusted plan before the actuators are handed back; per actuator
+# the value it gets back (f"{CONF_HANDBACK_PREFIX}{actuator key}"; absent: the value found)
+CONF_HANDBACK_MINUTES: Final = "handback_minutes"
+CONF_HANDBACK_PREFIX: Final = "handback_"
+DEFAULT_HANDBACK_MINUTES: Final = 45
+HANDBACK_RECORDED: Final = "recorded"  # the safe value "what SmartLoad found"
 
 DEFAULT_NAME: Final = "SmartLoad"
 DEFAULT_FEED_IN_PRICE: Final = 0.0796

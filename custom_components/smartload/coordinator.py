@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
@@ -35,14 +36,17 @@ from .const import (
     CONF_CONSUMPTION_ENTITY,
     CONF_CONTROLLED_LOAD_ENTITY,
     CONF_CYCLE_MINUTES,
+    CONF_HANDBACK_MINUTES,
     CONF_PV_FORECAST_ENTITY,
     CONF_PV_POWER_ENTITY,
     DEFAULT_AUTOMATION,
     DEFAULT_CYCLE_MINUTES,
+    DEFAULT_HANDBACK_MINUTES,
     DOMAIN,
     STATE_CHANGE_DEBOUNCE_S,
 )
 from .error_table import ErrorTracker, power_kw
+from .handback import HandBack
 from .history import ConsumptionHistory
 from .inputs import (
     PLUGGED_ON,
@@ -94,6 +98,7 @@ class CycleResult:
     actuator_problems: tuple[ActuatorProblem, ...] = ()
     load_forecast: LoadForecast | None = None  # the learned one (None: today's flat value)
     battery_buffer: BufferReport | None = None  # the dynamic minimum SoC the plan used
+    last_successful_plan: datetime | None = None  # the heartbeat: the last cycle with a plan
 
 
 @dataclass(kw_only=True, slots=True)
@@ -139,6 +144,17 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self.errors = ErrorTracker(hass, config_entry.entry_id)
         # the PV forecast's recent error against the PV power (kept in a Store)
         self.pv_error = StoredPvErrorTracker(hass, config_entry.entry_id)
+        # what SmartLoad found on its actuators, and handing them back (loaded in _async_setup)
+        self.handback = HandBack(
+            hass,
+            config_entry.entry_id,
+            timeout=timedelta(
+                minutes=float(
+                    config_entry.options.get(CONF_HANDBACK_MINUTES, DEFAULT_HANDBACK_MINUTES)
+                )
+            ),
+            safe_values=config_entry.options,
+        )
         self.state_debouncer = Debouncer(
             hass,
             _LOGGER,
@@ -242,10 +258,19 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         """Load the stored plan-error table and PV error window before the first cycle."""
         await self.errors.async_load()
         await self.pv_error.async_load(dt_util.utcnow())
+        await self.handback.async_load()
 
     # -- one cycle -----------------------------------------------------------------------------
     @override
     async def _async_update_data(self) -> CycleResult:
+        """One cycle, then the heartbeat and the hand-back triggers (handback.py)."""
+        result = await self._async_cycle()
+        await self.handback.async_after_cycle(
+            result.updated, automation=self.automation, planned=result.decision is not None
+        )
+        return dataclasses.replace(result, last_successful_plan=self.handback.last_success)
+
+    async def _async_cycle(self) -> CycleResult:
         """Read, solve, decide, act. Never raises: the status sensor tells what happened."""
         now = dt_util.utcnow()
         # the consumption history: read and fitted in executors, in the background, when due
@@ -298,9 +323,14 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         writes: tuple[str, ...] = ()
         problems: list[ActuatorProblem] = []
         if acting := self.automation:
+            buffer = self.reader.buffer.report
             wanted, problems = planned_writes(
-                self.hass, entry_settings(self.config_entry), decision
+                self.hass,
+                entry_settings(self.config_entry),
+                decision,
+                min_soc_pct=buffer.pct() if buffer is not None else None,
             )
+            wanted = await self.handback.async_take(wanted)  # records what it finds first
             done, failed = await async_apply(self.hass, wanted)
             problems += failed
             writes = tuple(w.describe() for w in done)

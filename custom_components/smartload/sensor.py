@@ -139,6 +139,12 @@ HOME_SENSORS: tuple[SmartLoadSensorDescription, ...] = (
         exists_fn=lambda conf: bool(conf.get(CONF_BATTERY_SOC_ENTITY)),
     ),
     SmartLoadSensorDescription(
+        key="last_successful_plan",
+        translation_key="last_successful_plan",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda r: r.last_successful_plan,
+    ),
+    SmartLoadSensorDescription(
         key="load_forecast",
         translation_key="load_forecast",
         device_class=SensorDeviceClass.POWER,
