@@ -151,11 +151,28 @@ async def setup_actuators(hass: HomeAssistant) -> None:
                     "initial": 0,
                     "unit_of_measurement": "ct/kWh",
                 },
+                # a plain charger's current and an inverter's battery reserve (no evcc)
+                "charger_current": {
+                    "min": 6,
+                    "max": 16,
+                    "step": 1,
+                    "initial": 6,
+                    "unit_of_measurement": "A",
+                },
+                "battery_reserve": {
+                    "min": 0,
+                    "max": 100,
+                    "step": 1,
+                    "initial": 30,
+                    "unit_of_measurement": "%",
+                },
             }
         },
     )
     assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"discharge_lock": {"initial": False}}}
+        hass,
+        "input_boolean",
+        {"input_boolean": {"discharge_lock": {"initial": False}, "charger": {"initial": False}}},
     )
 
     def number(name: str, helper: str) -> dict[str, Any]:
@@ -184,6 +201,12 @@ async def setup_actuators(hass: HomeAssistant) -> None:
                         number("Battery grid charge limit", "grid_limit"),
                     ],
                     "select": [
+                        {  # evcc's mode behind a service that may fail (tests register it)
+                            "name": "Failing loadpoint mode",
+                            "state": "pv",
+                            "options": "{{ ['off', 'pv', 'minpv', 'now'] }}",
+                            "select_option": {"action": "evcc_test.set_mode"},
+                        },
                         {
                             "name": "Loadpoint mode",
                             "unique_id": "lp_mode",
@@ -194,7 +217,7 @@ async def setup_actuators(hass: HomeAssistant) -> None:
                                 "target": {"entity_id": "input_select.lp_mode"},
                                 "data": {"option": "{{ option }}"},
                             },
-                        }
+                        },
                     ],
                     "switch": [
                         {

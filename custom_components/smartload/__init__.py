@@ -64,6 +64,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) ->
 
     async def _async_stop(_: Event) -> None:  # Home Assistant stops cleanly: hand back
         await coordinator.handback.async_hand_back(HandBackReason.SHUTDOWN, close=True)
+        coordinator.async_update_listeners()  # the Problem sensor shows the hand-back
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_stop))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
