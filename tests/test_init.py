@@ -58,6 +58,7 @@ async def test_setup_creates_devices_and_entities(hass: HomeAssistant) -> None:
         "sensor.smartload_last_successful_plan",
         "binary_sensor.smartload_problem",
         "switch.smartload_automation",
+        "calendar.smartload_plan",
         "button.smartload_re_plan_now",
         "sensor.model_3_price_limit",
         "sensor.model_3_expected_soc_at_departure",

@@ -62,6 +62,8 @@ from .planner.explain import render
 from .planner.forecast import LoadForecast
 from .planner.lp import plan as solve
 from .planner.model import Decision, Plan, PlanInput, PlanStatus
+from .planner.sources import floor_to_slot
+from .planner.windows import Window, WindowTracker
 from .pv_error import StoredPvErrorTracker
 
 _LOGGER = logging.getLogger(__name__)
@@ -155,6 +157,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             ),
             safe_values=config_entry.options,
         )
+        # the plan's charging/holding windows across cycles (calendar, next-window sensors)
+        self.windows = WindowTracker()
         self.state_debouncer = Debouncer(
             hass,
             _LOGGER,
@@ -181,6 +185,16 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
     def vehicle_by_subentry(self, subentry_id: str) -> VehicleConfig | None:
         """A configured car."""
         return next((v for v in self.vehicles if v.subentry_id == subentry_id), None)
+
+    def plan_windows(self) -> tuple[Window, ...]:
+        """The windows of the latest plan, with those that began in earlier cycles."""
+        result = self.data
+        if result is None:
+            return self.windows.windows
+        planned = result.status in (Status.OPTIMAL, Status.SHORTFALL, Status.FALLBACK)
+        plan = result.plan if planned else None
+        cut = plan.start if plan is not None else floor_to_slot(result.updated)
+        return self.windows.update(result, result.inputs, plan, cut)
 
     # -- re-plan on relevant state changes -----------------------------------------------------
     @callback
