@@ -26,7 +26,8 @@ from custom_components.smartload.planner.scenario import scenario_to_input
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "scenarios"
 START = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
-ZERO = PlannerSettings(terminal_value_eur_per_kwh=0.0)
+# the plain objective: no terminal value, no start penalty (tested on its own below)
+ZERO = PlannerSettings(terminal_value_eur_per_kwh=0.0, min_charge_block_minutes=0.0)
 TOL = 1e-6
 
 
@@ -247,7 +248,7 @@ def test_higher_priority_car_gets_the_cheap_slot() -> None:
         car(name="Kia", target_soc_kwh=20.0, priority=3),
         car(name="Zoe", target_soc_kwh=20.0, priority=1),
     )
-    settings = PlannerSettings(terminal_value_eur_per_kwh=0.2)
+    settings = PlannerSettings(terminal_value_eur_per_kwh=0.2, min_charge_block_minutes=0.0)
     result = lp.plan(home([0.10, 0.30], vehicles=cars, wallbox_max_kw=4.0, settings=settings))
     kia, zoe = result.vehicles
     np.testing.assert_allclose(zoe.charge_kw, [4.0, 0.0], atol=TOL)
@@ -445,7 +446,9 @@ def test_spare_room_takes_pv_surplus_and_only_very_cheap_grid_energy() -> None:
     prices = [0.30, 0.30, 0.30, 0.30, 0.12, 0.25, 0.30, 0.30]  # Q_v = 0.2875
     vehicle = car(soc_kwh=20.0, target_soc_kwh=12.0, max_charge_kw=11.0, departure_slot=n)
     inputs = home(prices, load=0.5, pv=pv, export=0.08, vehicles=(vehicle,))
-    result = lp.plan(dataclasses.replace(inputs, settings=PlannerSettings()))
+    # (a minimum block would stretch the 15-min burst at 12 ct: the values alone here)
+    settings = PlannerSettings(min_charge_block_minutes=0.0)
+    result = lp.plan(dataclasses.replace(inputs, settings=settings))
     kia = result.vehicles[0]
     assert result.grid_export_kw.sum() == pytest.approx(0.0, abs=TOL)
     np.testing.assert_allclose(kia.charge_kw[2:4], 4.5, atol=TOL)
@@ -478,7 +481,8 @@ def test_a_leaving_cars_last_slot_is_not_shared() -> None:
 def test_car_without_departure_fills_up_to_its_target_in_cheap_slots() -> None:
     prices = [0.40, 0.10, 0.38, 0.36, 0.34, 0.32, 0.30, 0.42]  # lower quartile: 0.315
     vehicle = car(soc_kwh=10.0, target_soc_kwh=20.0)  # no departure in the horizon
-    result = lp.plan(home(prices, vehicles=(vehicle,), settings=PlannerSettings()))
+    settings = PlannerSettings(min_charge_block_minutes=0.0)
+    result = lp.plan(home(prices, vehicles=(vehicle,), settings=settings))
     kia = result.vehicles[0]
     assert charging_slots(kia.charge_kw) == {1, 6}  # the slots below the lower quartile
     assert kia.soc_at_departure_kwh is None

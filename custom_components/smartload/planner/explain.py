@@ -7,7 +7,7 @@ the keys itself (``WHY_KEYS`` lists them all, ``TEMPLATES`` holds the reference 
 Parameters are raw numbers in display units plus ISO times, so any front end can format them:
 
 - ``*_ct``: a price in ct/kWh, ``*_kw``: a power in kW, ``*_kwh``: an energy in kWh, ``*_pct``: a
-  state of charge in percent (all floats, rounded to 0.01);
+  state of charge in percent, ``*_eur``: an amount in € (all floats, rounded to 0.01);
 - ``*_time`` and ``departure``: ISO 8601 UTC timestamps (``2026-01-15T06:00:00+00:00``) of a
   slot's start;
 - ``vehicle``: the car's name;
@@ -15,8 +15,9 @@ Parameters are raw numbers in display units plus ISO times, so any front end can
   ``render`` then appends a note (``ESTIMATE_NOTE``).
 
 ``render`` formats prices and powers with one decimal (German: decimal comma), energies with one
-decimal below 10 kWh and none above, percentages without decimals, and times as HH:MM in the time
-zone it is given (a ``tzinfo``; default UTC — the HA shell passes the instance's time zone).
+decimal below 10 kWh and none above, amounts in € with two, percentages without decimals, and
+times as HH:MM in the time zone it is given (a ``tzinfo``; default UTC — the HA shell passes the
+instance's time zone).
 
 The dominant reason of a slot is the first that applies in this fixed order (``explain`` documents
 each test):
@@ -127,6 +128,9 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "the cars cannot use it better"
         ),
         "idle": "Nothing to shift: the house runs as usual ({price_ct} ct/kWh)",
+        "kept": (
+            "Kept: the new plan saves only {gain_eur} € (a change needs at least {min_gain_eur} €)"
+        ),
         "price_estimated": (
             "Nothing planned: {price_ct} ct/kWh is only an estimate until the next prices are "
             "published"
@@ -224,6 +228,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "und Autos können ihn nicht besser nutzen"
         ),
         "idle": "Nichts zu verschieben: das Haus läuft wie gewohnt ({price_ct} ct/kWh)",
+        "kept": (
+            "Beibehalten: der neue Plan spart nur {gain_eur} € (für einen Wechsel mindestens "
+            "{min_gain_eur} €)"
+        ),
         "price_estimated": (
             "Nichts geplant: {price_ct} ct/kWh sind nur geschätzt, bis die nächsten Preise "
             "veröffentlicht sind"
@@ -275,6 +283,8 @@ def _fmt_param(name: str, value: str | float, lang: str, tz: tzinfo) -> str:
         return value
     if name.endswith("_kwh"):
         return _fmt_number(value, 0 if abs(value) >= 10 else 1, lang)
+    if name.endswith("_eur"):
+        return _fmt_number(value, 2, lang)
     if name.endswith("_pct"):
         return _fmt_number(value, 0, lang)
     return _fmt_number(value, 1, lang)

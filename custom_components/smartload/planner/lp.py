@@ -22,6 +22,14 @@ Model (slot ``t`` of ``N``, length ``dt`` hours; every variable a named slice of
                 higher-priority car first; earlier slots first where the solver's tolerances
                 can see the difference, i.e. short horizons only)
 
+No on/off chatter (``settings.min_charge_block_minutes``, B slots): for each car, slot t of its
+window and 1 <= j < B (t + j inside the window) a row
+``-now_k [t=0] <= cc_(k,t+j) - cc_(k,t) + cc_(k,t-1) <= P_k - now_k [t=0]`` (``cc_(k,-1)`` = the
+power it charges at now, ``VehicleInput.charging_kw``): a rise of its charging power lasts B slots
+and so does a fall — a linear minimum up/down time, no binaries. Only a departure (the window's
+end) cuts a block short, so a forced short charge stays possible. Optionally
+(``charge_start_penalty_eur_per_kw``) every kW of rise costs, ``up_kt >= cc_kt - cc_k(t-1)``.
+
 A car only charges, and only inside its window, so its SoC is ``soc0_k`` plus the running sum of
 ``dt*eta_k*cc_k``: its SoC at departure (or at the horizon's end) is ``soc0_k + add_k`` and no
 earlier SoC can bind. Its dynamics therefore collapse into one row (the SoC array is the running
@@ -135,6 +143,7 @@ import numpy as np
 from .model import (
     BatteryInput,
     BatteryMode,
+    FirstSlot,
     FloatArray,
     Plan,
     PlanInput,
@@ -210,6 +219,10 @@ def validate(inputs: PlanInput) -> None:
     for name in ("terminal_battery_price_quantile", "terminal_vehicle_price_quantile"):
         _check(0.0 <= getattr(s, name) <= 1.0, f"{name} must be within [0, 1]")
     _check(s.price_limit_window_h > 0, "price_limit_window_h must be positive")
+    _finite("min_charge_block_minutes", s.min_charge_block_minutes)
+    _check(s.min_charge_block_minutes >= 0, "min_charge_block_minutes must be >= 0")
+    _finite("charge_start_penalty_eur_per_kw", s.charge_start_penalty_eur_per_kw)
+    _check(s.charge_start_penalty_eur_per_kw >= 0, "charge_start_penalty_eur_per_kw must be >= 0")
     if s.pv_curtailment_eur_per_kwh is not None:
         _finite("pv_curtailment_eur_per_kwh", s.pv_curtailment_eur_per_kwh)
         _check(s.pv_curtailment_eur_per_kwh >= 0, "pv_curtailment_eur_per_kwh must be >= 0")
@@ -257,6 +270,7 @@ def _validate_vehicle(v: VehicleInput) -> None:
         "max_charge_kw",
         "charge_efficiency",
         "expected_use_kwh",
+        "charging_kw",
     ):
         _finite(f"{who} {name}", getattr(v, name))
     _check(v.capacity_kwh > 0, f"{who}: capacity_kwh must be positive")
@@ -270,6 +284,7 @@ def _validate_vehicle(v: VehicleInput) -> None:
     _check(v.plugged_from_slot >= 0, f"{who}: plugged_from_slot must be >= 0")
     _check(v.departure_slot is None or v.departure_slot >= 0, f"{who}: departure_slot must be >= 0")
     _check(v.expected_use_kwh >= 0, f"{who}: expected_use_kwh must be >= 0")
+    _check(v.charging_kw >= 0, f"{who}: charging_kw must be >= 0")
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,6 +322,19 @@ def terminal_values(inputs: PlanInput) -> TerminalValues:
     return TerminalValues(
         battery, cars, tuple(spare / v.charge_efficiency for v in inputs.vehicles)
     )
+
+
+def charge_start_penalty(inputs: PlanInput) -> float:
+    """EUR per kW by which a car's charging power rises (0: none, the default)."""
+    if not inputs.vehicles:
+        return 0.0
+    return float(inputs.settings.charge_start_penalty_eur_per_kw)
+
+
+def min_block_slots(inputs: PlanInput) -> int:
+    """A car's charging block in slots (``min_charge_block_minutes``, at least one slot)."""
+    minutes = inputs.settings.min_charge_block_minutes
+    return max(1, math.ceil(minutes / inputs.slot_minutes - 1e-9))
 
 
 # A kWh in a car beyond target + expected use replaces a later charge that comes either from PV
@@ -517,6 +545,10 @@ def _build(
     curtail = _curtailment_slots(inputs)
     if len(curtail):
         lay.add("cur", len(curtail))  # curtailed PV (kW) in those slots
+    start_cost = charge_start_penalty(inputs)
+    rises = _rise_slots(inputs, deps) if start_cost > 0 else np.zeros(0, dtype=np.int64)
+    if len(rises):
+        lay.add("up", len(rises))  # rise of a car's charging power into a slot (kW)
     if binaries is not None:
         lay.add("z", len(binaries.grid))  # 1: the meter may import, 0: it may export
         lay.add("y", len(binaries.battery))  # 1: the battery may charge, 0: it may discharge
@@ -577,6 +609,10 @@ def _build(
     if "cur" in lay:
         c[lay["cur"]] = (inputs.settings.pv_curtailment_eur_per_kwh or 0.0) * dt
         hi[lay["cur"]] = pv[curtail]
+    if "up" in lay:
+        c[lay["up"]] = start_cost
+    if (kept := inputs.first_slot) is not None:
+        _fix_first_slot(inputs, kept, lo=lo, hi=hi, lay=lay, cc_hi=cc_hi if n_cars else None)
     if fix is not None:
         hi[lay["imp"]][fix.no_import] = 0.0
         hi[lay["exp"]][fix.no_export] = 0.0
@@ -618,6 +654,25 @@ def _build(
             wallbox = {"cc": _side_by_side(_select(np.flatnonzero(shared), n), n_cars)}
             cap = np.full(m, inputs.wallbox_max_kw)
             groups.append(("wallbox", wallbox, np.full(m, -np.inf), cap))
+    if "up" in lay:
+        # up_j >= cc_(k,t) - cc_(k,t-1), with cc_(k,-1) the power the car charges at now.
+        m = len(rises)
+        k_idx, t_idx = np.divmod(rises, n)
+        prev = t_idx > 0
+        r = np.arange(m)
+        step = _coo(
+            np.concatenate([np.ones(m), -np.ones(int(prev.sum()))]),
+            np.concatenate([r, r[prev]]),
+            np.concatenate([rises, rises[prev] - 1]),
+            (m, n_cars * n),
+        )
+        now_kw = np.array([v.charging_kw for v in cars])[k_idx]
+        rhs = np.where(prev, 0.0, now_kw)
+        groups.append(("starts", {"cc": step, "up": _eye(m, -1.0)}, np.full(m, -np.inf), rhs))
+    if n_cars and (block := min_block_slots(inputs)) > 1:
+        blocks = _block_rows(inputs, deps, block)
+        if blocks is not None:
+            groups.append(("blocks", {"cc": blocks[0]}, blocks[1], blocks[2]))
     if departing:
         # soc0 + add + short >= target (a car charges only before its departure).
         d = len(departing)
@@ -672,6 +727,103 @@ def _build(
         col_hi=hi,
         integrality=integrality,
     )
+
+
+def _rise_slots(inputs: PlanInput, deps: list[int | None]) -> np.ndarray:
+    """Flat indices ``k*n + t`` of the slots in which car k's charging power can rise: inside its
+    plug-in window (a car's power drops to zero when the window ends, which costs nothing)."""
+    n = inputs.n_slots
+    slots = np.arange(n)
+    out = []
+    for k, v in enumerate(inputs.vehicles):
+        if min(v.max_charge_kw, inputs.wallbox_max_kw) <= 0:
+            continue
+        end = n if deps[k] is None else deps[k]
+        window = np.flatnonzero((slots >= v.plugged_from_slot) & (slots < end))
+        out.append(k * n + window)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def _block_rows(
+    inputs: PlanInput, deps: list[int | None], block: int
+) -> tuple[sparse.coo_matrix, FloatArray, FloatArray] | None:
+    """The minimum charging block as rows on ``cc`` (see the module docstring).
+
+    For every car k, slot t of its window and 1 <= j < block with t + j still in the window:
+    ``-now_k [t=0] <= cc_(k,t+j) - cc_(k,t) + cc_(k,t-1) <= P_k - now_k [t=0]`` (cc_(k,-1) is
+    the power it charges at now, ``now_k``): a rise of power lasts ``block`` slots, and so
+    does a fall (from P_k to 0: no restart). Near the window's end (a departure) no row
+    binds, so a block that a departure cuts short stays allowed; nor from a current slot
+    fixed to a kept decision (``PlanInput.first_slot``).
+    """
+    n = inputs.n_slots
+    slots = np.arange(n)
+    ks, ts, js = [], [], []
+    tops, nows = [], []
+    for k, v in enumerate(inputs.vehicles):
+        top = min(v.max_charge_kw, inputs.wallbox_max_kw)
+        if top <= 0:
+            continue
+        end = n if deps[k] is None else deps[k]
+        window = slots[(slots >= v.plugged_from_slot) & (slots < end)]
+        if inputs.first_slot is not None:
+            window = window[window > 0]  # a kept current slot is fixed as it is done
+        for j in range(1, block):
+            t = window[window + j < end]
+            ks.append(np.full(len(t), k))
+            ts.append(t)
+            js.append(np.full(len(t), j))
+            tops.append(np.full(len(t), top))
+            nows.append(np.where(t == 0, v.charging_kw, 0.0))
+    if not ks or not sum(len(t) for t in ts):
+        return None
+    k = np.concatenate(ks)
+    t = np.concatenate(ts)
+    j = np.concatenate(js)
+    now = np.concatenate(nows)
+    m = len(t)
+    r = np.arange(m)
+    prev = t > 0
+    base = k * n
+    matrix = _coo(
+        np.concatenate([np.ones(m), -np.ones(m), np.ones(int(prev.sum()))]),
+        np.concatenate([r, r, r[prev]]),
+        np.concatenate([base + t + j, base + t, (base + t - 1)[prev]]),
+        (m, len(inputs.vehicles) * n),
+    )
+    return matrix, -now, np.concatenate(tops) - now
+
+
+def _fix_first_slot(
+    inputs: PlanInput,
+    first: FirstSlot,
+    *,
+    lo: FloatArray,
+    hi: FloatArray,
+    lay: _Layout,
+    cc_hi: FloatArray | None,
+) -> None:
+    """Bound slot 0 to a kept decision (``PlanInput.first_slot``), within what is physical."""
+    n = inputs.n_slots
+    dt = inputs.dt_h
+    wanted = dict(first.vehicle_kw)
+    cars_kw = 0.0
+    for k, v in enumerate(inputs.vehicles):
+        room_kw = max(0.0, v.capacity_kwh - v.soc_kwh) / (dt * v.charge_efficiency)
+        top = float(cc_hi[k, 0]) if cc_hi is not None else 0.0
+        kw = min(max(0.0, wanted.get(v.name, 0.0)), top, room_kw)
+        col = lay["cc"].start + k * n
+        lo[col] = hi[col] = kw
+        cars_kw += kw
+    bat = inputs.battery
+    if bat is None or first.battery_mode is None:
+        return
+    surplus = float(inputs.pv_kw[0]) - float(inputs.load_kw[0]) - cars_kw
+    if first.battery_mode in (BatteryMode.NORMAL, BatteryMode.HOLD):
+        # self-consumption: charges only from the surplus
+        hi[lay["bc"].start] = min(hi[lay["bc"].start], max(0.0, surplus))
+    if first.battery_mode in (BatteryMode.HOLD, BatteryMode.CHARGE):
+        hi[lay["bd"].start] = 0.0
 
 
 def _valued_energy(v: VehicleInput, value: float) -> float:

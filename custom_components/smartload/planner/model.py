@@ -68,6 +68,9 @@ class VehicleInput:
     # Energy the car is expected to use beyond its next departure, before it could charge again
     # cheaply; energy above the target up to this amount carries the terminal value (0: none).
     expected_use_kwh: float = 0.0
+    # Power into the car now (kW, 0: not charging): continuing a running charge is no new start
+    # (see PlannerSettings.min_charge_block_minutes).
+    charging_kw: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -92,6 +95,26 @@ class PlannerSettings:
     # be exceeded. A high cost keeps it to what physics forces. None: PV cannot be curtailed
     # (the benchmark scenario mode, whose answers have no curtailment).
     pv_curtailment_eur_per_kwh: float | None = 1.0
+    # No on/off chatter of a car's charging: a rise of its charging power lasts at least this
+    # long, and so does a fall (planner.lp), unless the car's departure cuts the block short.
+    # 0 or one slot: no minimum (the benchmark scenario mode).
+    min_charge_block_minutes: float = 30.0
+    # Optional: every kW by which a car's charging power rises (from what it charges at now)
+    # costs this much (EUR/kW), which merges blocks (0: no penalty).
+    charge_start_penalty_eur_per_kw: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FirstSlot:
+    """The current slot fixed to what a kept decision does: each car's power and the battery mode.
+
+    Cars not named get no power. The planner clips a power to what the car can take (its window,
+    its room). The battery: NORMAL charges only from the slot's forecast surplus, HOLD in
+    addition does not discharge, CHARGE does not discharge; None leaves it free.
+    """
+
+    vehicle_kw: tuple[tuple[str, float], ...] = ()
+    battery_mode: BatteryMode | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -112,6 +135,8 @@ class PlanInput:
     # True where the price is an estimate (beyond the published forecast), not a published price.
     price_estimated: BoolArray | None = None
     settings: PlannerSettings = field(default_factory=PlannerSettings)
+    # Slot 0 fixed to a decision that is kept (plan stability, planner.stability); None: free.
+    first_slot: FirstSlot | None = None
 
     @property
     def n_slots(self) -> int:

@@ -75,6 +75,7 @@ def scenario_to_input(scenario: Mapping[str, Any]) -> PlanInput:
                 shortfall_penalty_eur_per_kwh=SCENARIO_SHORTFALL_PENALTY_EUR_PER_KWH,
                 terminal_value_eur_per_kwh=0.0,
                 pv_curtailment_eur_per_kwh=None,  # the answer format has no curtailment
+                min_charge_block_minutes=0.0,  # the objective is the grid cost alone
             ),
         )
     except (KeyError, TypeError) as err:
