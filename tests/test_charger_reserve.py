@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import logging
 import math
+from types import MappingProxyType
 
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 import pytest
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.smartload.actuator import (
     charger_current_a,
@@ -21,10 +28,21 @@ from custom_components.smartload.const import (
     CONF_CHARGER_PHASES,
     CONF_CHARGER_SWITCH_ENTITY,
     DOMAIN,
+    SUBENTRY_VEHICLE,
 )
 from custom_components.smartload.planner.model import BatteryMode, Decision, LoadpointMode, Why
 
-from .conftest import COST_LIMIT, make_entry, setup_entry
+from .conftest import (
+    BATTERY_SOC,
+    CAR_DATA,
+    COST_LIMIT,
+    HOUSE,
+    NOW,
+    PRICE,
+    PV,
+    make_entry,
+    setup_entry,
+)
 
 pytestmark = pytest.mark.usefixtures("home")
 
@@ -192,3 +210,110 @@ async def test_service_call_raising_is_a_repair(
     assert attrs["handed_back_failed"] == {}
     assert len(calls) == 2
     assert float(hass.states.get(COST_LIMIT).state) == 0.0
+
+
+async def test_actuators_form_takes_a_plain_charger_and_a_reserve(hass: HomeAssistant) -> None:
+    """Domain and unit are checked in the form; what it stores runs the real integration."""
+    hass.states.async_set("number.charger_power", "6", {"unit_of_measurement": "kW"})
+    hass.states.async_set("number.charger_current_no_unit", "6")
+    hass.states.async_set("number.battery_reserve_kwh", "2", {"unit_of_measurement": "kWh"})
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "name": "Plain home",
+            "price_entity": PRICE,
+            "feed_in_mode": "fixed",
+            "feed_in_price": 0.08,
+            "consumption_entity": HOUSE,
+            "pv_forecast_entity": PV,
+            "grid_import_limit_kw": 17,
+            "wallbox_max_kw": 11,
+        },
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "battery_soc_entity": BATTERY_SOC,
+            "battery_capacity_kwh": 10,
+            "battery_max_charge_kw": 5,
+            "battery_max_discharge_kw": 5,
+            "battery_min_soc": 10,
+            "battery_max_soc": 100,
+            "battery_efficiency": 0.9,
+        },
+    )
+    assert result["step_id"] == "actuators"
+    for wrong, errors in (
+        (
+            {CONF_CHARGER_CURRENT_ENTITY: "number.charger_power"},
+            {CONF_CHARGER_CURRENT_ENTITY: "unsupported_unit"},
+        ),
+        (
+            {CONF_CHARGER_CURRENT_ENTITY: "number.charger_current_no_unit"},
+            {CONF_CHARGER_CURRENT_ENTITY: "unsupported_unit"},
+        ),
+        ({CONF_CHARGER_SWITCH_ENTITY: HOUSE}, {CONF_CHARGER_SWITCH_ENTITY: "wrong_domain"}),
+        (
+            {CONF_BATTERY_MIN_SOC_ENTITY: "number.battery_reserve_kwh"},
+            {CONF_BATTERY_MIN_SOC_ENTITY: "unsupported_unit"},
+        ),
+        (
+            {CONF_CHARGER_SWITCH_ENTITY: "switch.gone"},
+            {CONF_CHARGER_SWITCH_ENTITY: "entity_not_found"},
+        ),
+    ):
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], wrong)
+        assert result["step_id"] == "actuators"
+        assert result["errors"] == errors, wrong
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_CHARGER_SWITCH_ENTITY: CHARGER,
+            CONF_CHARGER_CURRENT_ENTITY: CURRENT,
+            CONF_CHARGER_PHASES: "1",
+            CONF_BATTERY_MIN_SOC_ENTITY: RESERVE,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    data = result["data"]
+    assert data[CONF_CHARGER_SWITCH_ENTITY] == CHARGER
+    assert data[CONF_CHARGER_CURRENT_ENTITY] == CURRENT
+    assert data[CONF_CHARGER_PHASES] == 1
+    assert data[CONF_BATTERY_MIN_SOC_ENTITY] == RESERVE
+    entry = result["result"]
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.coordinator.data.acted
+    assert float(hass.states.get(RESERVE).state) != 30  # the plan's minimum
+    assert hass.states.get(CHARGER).state == "off"  # no car yet: nothing to charge
+
+    hass.config_entries.async_add_subentry(  # a car arrives: the entry reloads with it
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType(CAR_DATA),
+            subentry_type=SUBENTRY_VEHICLE,
+            title="Model 3",
+            unique_id=None,
+        ),
+    )
+    await hass.async_block_till_done()
+    decision = entry.runtime_data.coordinator.data.decision
+    assert decision.loadpoint_mode is not LoadpointMode.OFF
+    assert hass.states.get(CHARGER).state == "on"
+    one_phase = min(16, math.floor(decision.vehicle_charge_kw * 1000 / 230))
+    assert float(hass.states.get(CURRENT).state) == one_phase
+
+
+async def test_diagnostics_show_the_takeover(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    """Diagnostics carry what SmartLoad found on each control and the heartbeat."""
+    entry = await setup_entry(hass, make_entry(**PLAIN))
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    handback = diagnostics["handback"]
+    assert handback["taken"][CHARGER]["found"] == "off"
+    assert handback["taken"][CURRENT]["found"] == "6.0"
+    assert handback["last_success"] == NOW.isoformat()
+    assert handback["timeout_minutes"] == 45

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 import json
 import logging
+import threading
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.smartload.config_flow import ACTUATOR_KEYS
 from custom_components.smartload.const import (
@@ -382,3 +384,39 @@ def test_handback_fields_translated() -> None:
         labels = texts["selector"]["handback_value"]["options"]
         for option in ("recorded", "on", "off", "pv", "minpv", "now", "normal", "hold", "charge"):
             assert labels.get(option), (lang, option)
+
+
+async def test_watchdog_hands_back_when_a_cycle_hangs(
+    hass: HomeAssistant, hass_storage: dict[str, Any], freezer: FrozenDateTimeFactory
+) -> None:
+    """A planner that never returns: no cycle ends, the watchdog hands back after 45 min."""
+    before = await _prepare(hass)
+    entry = await setup_entry(hass, make_entry())
+    await _took_control(hass, hass_storage, entry, before)
+    planned = _values(hass)
+    release = threading.Event()
+
+    def hanging(_inputs: Any) -> Any:  # the solver hangs (it is released at the end)
+        release.wait(60)
+        raise RuntimeError("released")
+
+    with patch("custom_components.smartload.coordinator.solve", hanging):
+        try:
+            freezer.tick(timedelta(minutes=16))  # the 15-min cycle starts and hangs
+            async_fire_time_changed(hass)
+            await hass.async_block_till_done()
+            freezer.tick(timedelta(minutes=28))  # 44 min after the last plan
+            async_fire_time_changed(hass)
+            await hass.async_block_till_done()
+            assert _values(hass) == planned
+            freezer.tick(timedelta(minutes=2))  # 46 min
+            async_fire_time_changed(hass)
+            await hass.async_block_till_done()
+            assert _values(hass) == before
+            problem = hass.states.get(PROBLEM)
+            assert problem.attributes["handed_back_reason"] == "no_plan"
+            assert _taken(hass_storage, entry) == {}
+        finally:
+            release.set()
+        await hass.async_block_till_done(wait_background_tasks=True)
+        assert _values(hass) == before  # the released cycles failed: nothing written

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_AUTOMATION, DOMAIN
@@ -24,6 +25,7 @@ PLATFORMS: list[Platform] = [
     Platform.SWITCH,
 ]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+WATCHDOG_INTERVAL = timedelta(minutes=1)  # hand-back when no plan for too long (handback.py)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -68,6 +70,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) ->
         coordinator.async_update_listeners()  # the Problem sensor shows the hand-back
 
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_stop))
+
+    async def _async_watchdog(now: datetime) -> None:  # no plan for too long, even mid-cycle
+        if await coordinator.handback.async_watchdog(now) is not None:
+            coordinator.async_update_listeners()
+
+    entry.async_on_unload(async_track_time_interval(hass, _async_watchdog, WATCHDOG_INTERVAL))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if _setup_shape(entry) != shape:  # changed while this setup was planning
         hass.config_entries.async_schedule_reload(entry.entry_id)

@@ -7,7 +7,8 @@ back — to that value, or to the safe value chosen per actuator in the options 
 - the automation switch is turned off,
 - the config entry is unloaded (also on disable, removal and reload) or Home Assistant stops,
 - no trusted plan (the optimiser's or the rule-based fallback's) exists for a configurable time
-  (default 45 minutes: stale inputs, or optimiser and fallback both failing).
+  (default 45 minutes: stale inputs, or optimiser and fallback both failing); checked after each
+  cycle and by a one-minute watchdog, so that a cycle that hangs cannot keep control either.
 
 After an unclean stop the Store still holds the takeover: the next start plans before it writes
 anything, and hands back at once if that first cycle cannot plan. A hand-back is logged once and
@@ -224,6 +225,19 @@ class HandBack:
         if self.last_success is None or now - self.last_success >= self.timeout:
             return HandBackReason.NO_PLAN
         return None
+
+    def overdue(self, now: datetime) -> bool:
+        """Actuators are controlled and the last trusted plan is older than the timeout."""
+        return bool(self.taken) and (
+            self.last_success is not None and now - self.last_success >= self.timeout
+        )
+
+    async def async_watchdog(self, now: datetime) -> HandBackEvent | None:
+        """Between cycles: hand back when no cycle has planned for too long (one that hangs,
+        or a clock that stopped), not only when a cycle finds it has no plan."""
+        if self.closed or not self.overdue(now):
+            return None
+        return await self.async_hand_back(HandBackReason.NO_PLAN)
 
     async def async_after_cycle(
         self, now: datetime, *, automation: bool, planned: bool
