@@ -419,6 +419,8 @@ class InputReader:
             battery=battery,
             vehicles=vehicles,
             price_estimated=price_estimated,
+            pv_p10_kw=pv_quantile(pv, start, n, "low"),
+            pv_p90_kw=pv_quantile(pv, start, n, "high"),
         )
 
     def _import_prices(
@@ -516,6 +518,14 @@ class InputReader:
                 )
             )
         return tuple(cars)
+
+
+def pv_quantile(pv: Series | None, start: datetime, n: int, field: str) -> np.ndarray | None:
+    """A PV forecast quantile per slot ("low": p10, "high": p90); None where the source has none."""
+    if pv is None or getattr(pv, field) is None:
+        return None
+    values, known = to_slots(pv, start, n, field=field)
+    return np.clip(values, 0.0, None) if known.any() else None
 
 
 def summarize(inputs: PlanInput) -> dict[str, Any]:

@@ -137,6 +137,10 @@ class PlanInput:
     settings: PlannerSettings = field(default_factory=PlannerSettings)
     # Slot 0 fixed to a decision that is kept (plan stability, planner.stability); None: free.
     first_slot: FirstSlot | None = None
+    # The PV forecast's 10 % / 90 % quantiles per slot where the source gives them (Solcast); shown
+    # as the confidence band of the plan's timeline (the planner itself uses pv_kw only).
+    pv_p10_kw: FloatArray | None = None
+    pv_p90_kw: FloatArray | None = None
 
     @property
     def n_slots(self) -> int:
