@@ -57,6 +57,7 @@ async def test_setup_creates_devices_and_entities(hass: HomeAssistant) -> None:
         "sensor.smartload_load_forecast",
         "sensor.smartload_last_successful_plan",
         "binary_sensor.smartload_problem",
+        "sensor.smartload_plan",
         "switch.smartload_automation",
         "calendar.smartload_plan",
         "button.smartload_re_plan_now",

@@ -15,6 +15,7 @@ from .const import CONF_AUTOMATION, DOMAIN
 from .coordinator import SmartLoadConfigEntry, SmartLoadCoordinator, SmartLoadData
 from .entity import home_device
 from .handback import HandBack, HandBackReason
+from .panel import async_setup_panel
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -29,8 +30,9 @@ WATCHDOG_INTERVAL = timedelta(minutes=1)  # hand-back when no plan for too long 
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions once, for all SmartLoad homes."""
+    """Register the actions and the panel once, for all SmartLoad homes."""
     async_setup_services(hass)
+    await async_setup_panel(hass)  # the sidebar panel and /api/smartload/plan
     return True
 
 

@@ -65,6 +65,7 @@ from .planner.model import Decision, Plan, PlanInput, PlanStatus
 from .planner.sources import floor_to_slot
 from .planner.windows import Window, WindowTracker
 from .pv_error import StoredPvErrorTracker
+from .timeline import PlanTimeline
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -159,6 +160,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         )
         # the plan's charging/holding windows across cycles (calendar, next-window sensors)
         self.windows = WindowTracker()
+        # the past 24 h beside the plan and the plan's export, cached (the panel, get_plan)
+        self.timeline = PlanTimeline(self)
         self.state_debouncer = Debouncer(
             hass,
             _LOGGER,
@@ -202,6 +205,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         """Re-plan on the clock and (debounced) on relevant state changes."""
         self._schedule_tick(dt_util.utcnow())
         self._track_inputs()
+        self.timeline.async_start()
 
     def next_tick(self, now: datetime) -> datetime:
         """The next cycle: the next multiple of the cycle length in the hour, a little after it.

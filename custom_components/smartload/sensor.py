@@ -21,6 +21,7 @@ from .const import CONF_BATTERY_SOC_ENTITY
 from .coordinator import CycleResult, SmartLoadConfigEntry, SmartLoadCoordinator, Status
 from .entity import SmartLoadEntity
 from .inputs import VehicleConfig, entry_settings
+from .plan_sensor import plan_sensors
 from .planner.model import Plan, VehiclePlan
 
 PARALLEL_UPDATES = 0
@@ -200,6 +201,7 @@ async def async_setup_entry(
         for description in HOME_SENSORS
         if description.exists_fn(conf)
     )
+    async_add_entities(plan_sensors(coordinator))  # the forecast series for ApexCharts
     for car in coordinator.vehicles:
         async_add_entities(
             (SmartLoadCarSensor(coordinator, description, car) for description in CAR_SENSORS),

@@ -67,3 +67,6 @@ def vehicle_for_call(
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register SmartLoad's actions (one line per module that provides actions)."""
+    from .actions_plan import async_setup_plan_actions  # it uses entry_for_call from here
+
+    async_setup_plan_actions(hass)

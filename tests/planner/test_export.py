@@ -17,6 +17,7 @@ from custom_components.smartload.planner.export import (
     explain_at,
     export_plan,
     slug,
+    window,
 )
 from custom_components.smartload.planner.lp import plan as solve
 from custom_components.smartload.planner.model import BatteryInput, PlanInput, VehicleInput
@@ -245,3 +246,17 @@ def test_slugs_are_keys_and_unique() -> None:
     inputs = dataclasses.replace(inputs, vehicles=(inputs.vehicles[0], twin))
     cars = apex_series(inputs, solve(inputs))["cars"]
     assert {k: c["name"] for k, c in cars.items()} == {"model_3": "Model 3", "model_3_": "model 3"}
+
+
+def test_window_slices_an_exported_document_like_the_export_itself(solved) -> None:
+    inputs, plan = solved
+    doc = export_plan(inputs, plan)
+    for start, end in [
+        (START + timedelta(minutes=40), START + timedelta(hours=2)),
+        (None, START + timedelta(minutes=1)),
+        (START + timedelta(hours=7, minutes=50), None),
+        (START - timedelta(hours=3), START - timedelta(hours=1)),
+        (START + timedelta(days=3), None),
+    ]:
+        assert window(doc, start, end) == export_plan(inputs, plan, start=start, end=end)
+    assert window(doc) == doc

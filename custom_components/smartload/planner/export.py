@@ -220,6 +220,20 @@ def _slot(
     return slot
 
 
+def window(
+    doc: Mapping[str, Any], start: datetime | None = None, end: datetime | None = None
+) -> dict[str, Any]:
+    """An exported document with only the slots overlapping ``[start, end)``."""
+    slots = doc.get("slots") or []
+    if (start is None and end is None) or not slots:
+        return dict(doc)
+    first = datetime.fromisoformat(slots[0]["start"])
+    step = timedelta(minutes=int(doc["slot_minutes"]))
+    lo = 0 if start is None else max(0, math.floor((start - first) / step))
+    hi = len(slots) if end is None else max(0, math.ceil((end - first) / step))
+    return {**doc, "slots": slots[lo : max(lo, hi)]}
+
+
 def explain_at(
     inputs: PlanInput,
     plan: Plan,
