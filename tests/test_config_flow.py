@@ -60,6 +60,7 @@ from custom_components.smartload.const import (
     CONF_GRID_EXPORT_LIMIT_KW,
     CONF_GRID_IMPORT_LIMIT_KW,
     CONF_HORIZON_HOURS,
+    CONF_LOAD_MODEL,
     CONF_LOADPOINT_MODE_ENTITY,
     CONF_NAME,
     CONF_PRICE_ENTITY,
@@ -171,6 +172,7 @@ DEFAULT_OPTIONS = {
     CONF_HORIZON_HOURS: DEFAULT_HORIZON_HOURS,
     CONF_CYCLE_MINUTES: DEFAULT_CYCLE_MINUTES,
     CONF_AUTOMATION: DEFAULT_AUTOMATION,
+    CONF_LOAD_MODEL: "auto",
 }
 
 
@@ -821,13 +823,19 @@ async def test_options(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_HORIZON_HOURS: "24", CONF_CYCLE_MINUTES: 30, CONF_AUTOMATION: False},
+        {
+            CONF_HORIZON_HOURS: "24",
+            CONF_CYCLE_MINUTES: 30,
+            CONF_AUTOMATION: False,
+            CONF_LOAD_MODEL: "profile",
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert dict(entry.options) == {
         CONF_HORIZON_HOURS: 24,
         CONF_CYCLE_MINUTES: 30,
         CONF_AUTOMATION: False,
+        CONF_LOAD_MODEL: "profile",
     }
     assert type(entry.options[CONF_HORIZON_HOURS]) is int
     assert type(entry.options[CONF_CYCLE_MINUTES]) is int

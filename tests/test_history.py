@@ -15,6 +15,7 @@ from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.models import StatisticMeanType
 from homeassistant.components.recorder.statistics import async_import_statistics
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import numpy as np
@@ -33,7 +34,12 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 import statsmodels.tsa.statespace.sarimax  # noqa: F401
 
 from custom_components.smartload import history as history_module
-from custom_components.smartload.const import CONF_CONSUMPTION_ENTITY, CONF_CONTROLLED_LOAD_ENTITY
+from custom_components.smartload.const import (
+    CONF_CONSUMPTION_ENTITY,
+    CONF_CONTROLLED_LOAD_ENTITY,
+    CONF_LOAD_MODEL,
+    DOMAIN,
+)
 from custom_components.smartload.planner import forecast as forecast_module
 
 from .conftest import HOUSE, NOW, make_entry, setup_entry
@@ -366,3 +372,59 @@ async def test_the_wallbox_in_the_consumption_is_not_learned(
         assert by_hour[2] == pytest.approx(7.3, abs=0.1)
         assert coordinator.reader.load_reading_kw == pytest.approx(0.5)
         assert coordinator.history.summary()["controlled_kwh_subtracted"] is None
+
+
+async def setup_with_model(hass: HomeAssistant, model: str) -> MockConfigEntry:
+    """The test home with the consumption forecast model chosen in the options."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={**entry.options, CONF_LOAD_MODEL: model})
+    return await setup_learned(hass, entry)
+
+
+@pytest.mark.usefixtures("recorded")
+async def test_sarima_chosen_without_statsmodels_raises_a_repair(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SARIMA chosen by the user, statsmodels not importable: the profile forecasts, a repair
+    issue says why (once), and it is withdrawn when the entry goes."""
+    monkeypatch.setitem(sys.modules, forecast_module.SARIMAX_MODULE, None)
+    import_power(hass, days=15)
+    await async_wait_recording_done(hass)
+    entry = await setup_with_model(hass, "sarima")
+    fc = entry.runtime_data.coordinator.data.load_forecast
+    assert fc is not None and fc.model == "profile" and fc.mae_sarima_kw is None
+    issue_id = f"{entry.entry_id}_sarima_unavailable"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None and issue.translation_key == "sarima_unavailable"
+    assert issue.translation_placeholders == {"name": entry.title}
+    assert len([r for r in caplog.records if "statsmodels" in r.getMessage()]) == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+@pytest.mark.usefixtures("recorded")
+@pytest.mark.parametrize(
+    ("model", "use", "prefer"),
+    [("auto", True, False), ("profile", False, False), ("sarima", True, True)],
+)
+async def test_the_chosen_model_reaches_the_fit(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, model: str, use: bool, prefer: bool
+) -> None:
+    """Profile: SARIMA is never fitted (least CPU). SARIMA: preferred once it can be fitted,
+    whatever the backtest says; no repair issue where statsmodels is there."""
+    seen: list[dict[str, Any]] = []
+    fit = history_module.fit_load_forecaster
+
+    def spy_fit(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(history_module, "fit_load_forecaster", spy_fit)
+    import_power(hass, days=3)
+    await async_wait_recording_done(hass)
+    entry = await setup_with_model(hass, model)
+    assert [(k["use_sarima"], k["prefer_sarima"]) for k in seen] == [(use, prefer)]
+    assert entry.runtime_data.coordinator.history.summary()["model_choice"] == model
+    issue_id = f"{entry.entry_id}_sarima_unavailable"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

@@ -11,6 +11,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
+from .config_flow import DEFAULT_OPTIONS
 from .const import CONF_AUTOMATION, DOMAIN
 from .coordinator import SmartLoadConfigEntry, SmartLoadCoordinator, SmartLoadData
 from .entity import home_device
@@ -40,7 +41,11 @@ def _setup_shape(entry: SmartLoadConfigEntry) -> dict[str, Any]:
     """Everything a running setup depends on (the automation switch is read live instead)."""
     return {
         "data": dict(entry.data),
-        "options": {k: v for k, v in entry.options.items() if k != CONF_AUTOMATION},
+        # an option absent from an older entry is its default: saving the form unchanged
+        # (it fills the default in) needs no reload
+        "options": {
+            k: v for k, v in {**DEFAULT_OPTIONS, **entry.options}.items() if k != CONF_AUTOMATION
+        },
         "title": entry.title,
         "subentries": {
             sid: (sub.subentry_type, sub.title, dict(sub.data))

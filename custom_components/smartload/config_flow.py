@@ -68,6 +68,7 @@ from .const import (
     CONF_HANDBACK_MINUTES,
     CONF_HANDBACK_PREFIX,
     CONF_HORIZON_HOURS,
+    CONF_LOAD_MODEL,
     CONF_LOADPOINT_MODE_ENTITY,
     CONF_NAME,
     CONF_PRICE_ENTITY,
@@ -104,6 +105,8 @@ from .const import (
     FEED_IN_FIXED,
     HANDBACK_RECORDED,
     HORIZON_CHOICES,
+    LOAD_MODEL_AUTO,
+    LOAD_MODELS,
     SUBENTRY_VEHICLE,
 )
 from .spot_tariff import (
@@ -164,6 +167,7 @@ DEFAULT_OPTIONS: Final[Mapping[str, Any]] = {
     CONF_HORIZON_HOURS: DEFAULT_HORIZON_HOURS,
     CONF_CYCLE_MINUTES: DEFAULT_CYCLE_MINUTES,
     CONF_AUTOMATION: DEFAULT_AUTOMATION,
+    CONF_LOAD_MODEL: LOAD_MODEL_AUTO,
 }
 
 _BATTERY_SIZING: Final = (
@@ -419,6 +423,13 @@ def options_schema(extra: Mapping[vol.Marker, Any] | None = None) -> vol.Schema:
                 vol.Coerce(int),
             ),
             vol.Required(CONF_AUTOMATION, default=DEFAULT_AUTOMATION): BooleanSelector(),
+            vol.Required(CONF_LOAD_MODEL, default=LOAD_MODEL_AUTO): SelectSelector(
+                SelectSelectorConfig(
+                    options=list(LOAD_MODELS),
+                    mode=SelectSelectorMode.DROPDOWN,
+                    translation_key=CONF_LOAD_MODEL,
+                )
+            ),
             # raw spot prices: what the household pays is (spot + surcharge) * (1 + VAT)
             vol.Optional(CONF_SPOT_PRICES): BooleanSelector(),
             vol.Optional(CONF_SPOT_SURCHARGE): NumberSelector(
@@ -815,6 +826,7 @@ class SmartLoadOptionsFlow(OptionsFlowWithReload):
                         CONF_HORIZON_HOURS: int(user_input[CONF_HORIZON_HOURS]),
                         CONF_CYCLE_MINUTES: int(user_input[CONF_CYCLE_MINUTES]),
                         CONF_AUTOMATION: bool(user_input[CONF_AUTOMATION]),
+                        CONF_LOAD_MODEL: str(user_input[CONF_LOAD_MODEL]),
                         **tariff,
                         **handback_options(user_input),
                     }

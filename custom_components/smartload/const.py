@@ -59,6 +59,13 @@ CONF_HANDBACK_MINUTES: Final = "handback_minutes"
 CONF_HANDBACK_PREFIX: Final = "handback_"
 DEFAULT_HANDBACK_MINUTES: Final = 45
 HANDBACK_RECORDED: Final = "recorded"  # the safe value "what SmartLoad found"
+# the consumption forecast's model: "auto" (the better in the backtest), "profile" (never SARIMA:
+# least CPU), "sarima" (SARIMA whenever it can be fitted; a repair issue without statsmodels)
+CONF_LOAD_MODEL: Final = "load_model"
+LOAD_MODEL_AUTO: Final = "auto"
+LOAD_MODEL_PROFILE: Final = "profile"
+LOAD_MODEL_SARIMA: Final = "sarima"
+LOAD_MODELS: Final = (LOAD_MODEL_AUTO, LOAD_MODEL_PROFILE, LOAD_MODEL_SARIMA)
 
 DEFAULT_NAME: Final = "SmartLoad"
 DEFAULT_FEED_IN_PRICE: Final = 0.0796

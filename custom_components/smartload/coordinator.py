@@ -37,17 +37,19 @@ from .const import (
     CONF_CONTROLLED_LOAD_ENTITY,
     CONF_CYCLE_MINUTES,
     CONF_HANDBACK_MINUTES,
+    CONF_LOAD_MODEL,
     CONF_PV_FORECAST_ENTITY,
     CONF_PV_POWER_ENTITY,
     DEFAULT_AUTOMATION,
     DEFAULT_CYCLE_MINUTES,
     DEFAULT_HANDBACK_MINUTES,
     DOMAIN,
+    LOAD_MODEL_AUTO,
     STATE_CHANGE_DEBOUNCE_S,
 )
 from .error_table import ErrorTracker, power_kw
 from .handback import HandBack
-from .history import ConsumptionHistory
+from .history import SARIMA_UNAVAILABLE, ConsumptionHistory
 from .inputs import (
     PLUGGED_ON,
     InputProblem,
@@ -141,6 +143,9 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             hass,
             conf.get(CONF_CONSUMPTION_ENTITY) or None,
             conf.get(CONF_CONTROLLED_LOAD_ENTITY) or None,
+            model=config_entry.options.get(CONF_LOAD_MODEL, LOAD_MODEL_AUTO),
+            issue_id=f"{config_entry.entry_id}_{SARIMA_UNAVAILABLE}",
+            name=config_entry.title,
         )
         self.vehicles = vehicle_configs(config_entry)
         # the seasonal plan-error table (loaded in _async_setup, kept in a Store)
@@ -267,6 +272,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         for issue_id in self._issues:  # an entry that is gone has nothing to repair
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         self._issues.clear()
+        self.history.async_clear_issue()
         await self.errors.async_flush()
         await self.pv_error.async_flush()
         await super().async_shutdown()

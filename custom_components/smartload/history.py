@@ -29,10 +29,12 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import numpy as np
 
-from .planner.forecast import LoadForecaster, fit_load_forecaster
+from .const import DOMAIN, LOAD_MODEL_AUTO, LOAD_MODEL_PROFILE, LOAD_MODEL_SARIMA
+from .planner.forecast import LoadForecaster, fit_load_forecaster, sarima_available
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ HISTORY = timedelta(weeks=8)
 REFRESH = timedelta(days=1)
 RETRY = timedelta(hours=1)  # while there is no history (or the last read failed)
 HOUR = timedelta(hours=1)
+SARIMA_UNAVAILABLE = "sarima_unavailable"  # repair issue: SARIMA chosen, statsmodels missing
 
 POWER = "power"
 ENERGY = "energy"
@@ -100,11 +103,23 @@ class ConsumptionHistory:
     """The fitted forecaster of one consumption entity, refreshed daily."""
 
     def __init__(
-        self, hass: HomeAssistant, entity_id: str | None, controlled_id: str | None = None
+        self,
+        hass: HomeAssistant,
+        entity_id: str | None,
+        controlled_id: str | None = None,
+        *,
+        model: str = LOAD_MODEL_AUTO,
+        issue_id: str | None = None,
+        name: str = "SmartLoad",
     ) -> None:
         """Bind to the consumption entity (None: nothing to learn from) and the entity of the
-        controlled loads it includes (None: it includes none)."""
+        controlled loads it includes (None: it includes none). ``model``: the user's choice of
+        forecast model; ``issue_id``: the repair issue raised when SARIMA is chosen but
+        statsmodels cannot be imported."""
         self.hass = hass
+        self.model = model
+        self.issue_id = issue_id
+        self.name = name  # the home's name, in the repair issue
         self.entity_id = entity_id
         self.controlled_id = controlled_id
         self.controlled_kwh: float | None = None  # subtracted over the history read last
@@ -164,6 +179,8 @@ class ConsumptionHistory:
                 if history is not None and self.controlled_id is not None
                 else None
             )
+            if self.model == LOAD_MODEL_SARIMA:
+                self._report_sarima(await self.hass.async_add_executor_job(sarima_available))
             if history is None:
                 forecaster = None
             else:
@@ -175,6 +192,8 @@ class ConsumptionHistory:
                         step_minutes=60,
                         timezone=self.hass.config.time_zone,
                         controlled_kw=[controlled.load_kw] if controlled is not None else [],
+                        use_sarima=self.model != LOAD_MODEL_PROFILE,
+                        prefer_sarima=self.model == LOAD_MODEL_SARIMA,
                     )
                 )
             self.controlled_kwh = (
@@ -205,6 +224,34 @@ class ConsumptionHistory:
                 forecaster.mae_sarima_kw,
             )
 
+    def _report_sarima(self, available: bool) -> None:
+        """SARIMA chosen: a repair issue while statsmodels cannot be imported (the profile
+        forecasts meanwhile), withdrawn when it can."""
+        if self.issue_id is None:
+            return
+        if available:
+            ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+            return
+        if ir.async_get(self.hass).async_get_issue(DOMAIN, self.issue_id) is None:
+            _LOGGER.warning(
+                "SARIMA is chosen for the consumption forecast, but statsmodels cannot be "
+                "imported: the profile forecasts instead"
+            )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self.issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=SARIMA_UNAVAILABLE,
+            translation_placeholders={"name": self.name},
+        )
+
+    def async_clear_issue(self) -> None:
+        """The entry unloads: nothing left to repair."""
+        if self.issue_id is not None:
+            ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+
     async def _async_read(
         self, entity_id: str, start: datetime, end: datetime
     ) -> HourlyHistory | None:
@@ -229,6 +276,7 @@ class ConsumptionHistory:
             "history_days": fc.n_days if fc is not None else 0,
             "mae_profile_kw": _round(fc.mae_profile_kw) if fc is not None else None,
             "mae_sarima_kw": _round(fc.mae_sarima_kw) if fc is not None else None,
+            "model_choice": self.model,
             "controlled_entity_id": self.controlled_id,
             "controlled_kwh_subtracted": self.controlled_kwh,
         }

@@ -387,6 +387,11 @@ def _sarimax() -> Any | None:
         return None
 
 
+def sarima_available() -> bool:
+    """Whether statsmodels can be imported here (slow the first time: call it in an executor)."""
+    return _sarimax() is not None
+
+
 def fit_load_forecaster(
     history_start: datetime,
     load_kw: Sequence[float] | FloatArray,
@@ -399,6 +404,7 @@ def fit_load_forecaster(
     half_life_days: float = 14.0,
     default_kw: float = 0.0,
     use_sarima: bool = True,
+    prefer_sarima: bool = False,
 ) -> LoadForecaster:
     """Learn the base load from a regular history (mean kW per step, NaN where unknown).
 
@@ -417,6 +423,8 @@ def fit_load_forecaster(
     statsmodels importable, a SARIMA model of the hourly residual (load − profile) is fitted on the
     data before the backtest and run through the same days; it is used only if its MAE is lower.
     Without statsmodels, with too short a history or if statsmodels fails, the profile is used.
+    ``prefer_sarima`` (the user's choice) uses SARIMA whenever it could be fitted, whatever the
+    backtest says; ``use_sarima=False`` never fits it (least CPU).
     """
     if history_start.tzinfo is None:
         raise ForecastError("history_start must be timezone-aware")
@@ -492,7 +500,7 @@ def fit_load_forecaster(
                 if result is not None:
                     sarima_fc, residual_now = result
                     mae_sarima = float(np.abs(sarima_fc - actual)[ok].mean())
-                    if mae_sarima < mae_profile:
+                    if prefer_sarima or mae_sarima < mae_profile:
                         model, residual = SARIMA, residual_now
     return LoadForecaster(
         profile=profile,
