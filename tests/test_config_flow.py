@@ -68,12 +68,16 @@ from custom_components.smartload.const import (
     CONF_PV_POWER_ENTITY,
     CONF_SMART_COST_LIMIT_ENTITY,
     CONF_VEHICLE_CAPACITY_KWH,
+    CONF_VEHICLE_CHARGE_POWER_ENTITY,
     CONF_VEHICLE_DAILY_USE_KWH,
     CONF_VEHICLE_DEPARTURE,
     CONF_VEHICLE_MAX_CHARGE_KW,
     CONF_VEHICLE_PLUGGED_ENTITY,
+    CONF_VEHICLE_PRESENCE_ENTITY,
     CONF_VEHICLE_PRIORITY,
+    CONF_VEHICLE_SESSION_ENERGY_ENTITY,
     CONF_VEHICLE_SOC_ENTITY,
+    CONF_VEHICLE_STALE_AFTER_MIN,
     CONF_VEHICLE_TARGET_SOC,
     CONF_WALLBOX_MAX_KW,
     DEFAULT_AUTOMATION,
@@ -986,6 +990,7 @@ async def test_add_vehicle(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
         CONF_VEHICLE_DEPARTURE: "07:30:00",
         CONF_VEHICLE_PRIORITY: 2,
         CONF_VEHICLE_DAILY_USE_KWH: 12.5,
+        CONF_VEHICLE_STALE_AFTER_MIN: 30,  # the default; no optional SoC entities
     }
     assert type(car.data[CONF_VEHICLE_PRIORITY]) is int
 
@@ -1315,3 +1320,76 @@ async def test_flows_set_up_the_real_integration(hass: HomeAssistant, home: None
     assert entry.state is ConfigEntryState.LOADED
     assert entry.data[CONF_WALLBOX_MAX_KW] == 7.4
     assert entry.runtime_data.coordinator is not coordinator
+
+
+# A SoC you can trust and the sequencer: the car's optional entities ---------------------------
+
+SESSION = "sensor.wallbox_session_energy"
+CHARGE_POWER = "sensor.wallbox_charge_power"
+PRESENCE = "device_tracker.id4"
+
+
+def _trust_states(hass: HomeAssistant) -> None:
+    hass.states.async_set(SESSION, "3.2", {"unit_of_measurement": "kWh", "device_class": "energy"})
+    hass.states.async_set(CHARGE_POWER, "7400", {"unit_of_measurement": "W"})
+    hass.states.async_set(PRESENCE, "home")
+
+
+async def test_add_vehicle_with_soc_trust_entities(
+    hass: HomeAssistant, mock_setup: AsyncMock
+) -> None:
+    """Session energy, charge power, presence and the stale time are stored as given."""
+    _trust_states(hass)
+    entry = _entry(hass)
+    extra = {
+        CONF_VEHICLE_SESSION_ENERGY_ENTITY: SESSION,
+        CONF_VEHICLE_CHARGE_POWER_ENTITY: CHARGE_POWER,
+        CONF_VEHICLE_PRESENCE_ENTITY: PRESENCE,
+        CONF_VEHICLE_STALE_AFTER_MIN: 45,
+    }
+    result = await _add_vehicle(hass, entry, {**VEHICLE_INPUT, **extra})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    (car,) = entry.get_subentries_of_type(SUBENTRY_VEHICLE)
+    assert {k: car.data[k] for k in extra} == extra
+    assert type(car.data[CONF_VEHICLE_STALE_AFTER_MIN]) is int
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "error"),
+    [
+        (
+            {CONF_VEHICLE_SESSION_ENERGY_ENTITY: CHARGE_POWER},  # W is not an energy
+            CONF_VEHICLE_SESSION_ENERGY_ENTITY,
+            FlowError.UNSUPPORTED_UNIT,
+        ),
+        (
+            {CONF_VEHICLE_CHARGE_POWER_ENTITY: SESSION},  # kWh is not a power
+            CONF_VEHICLE_CHARGE_POWER_ENTITY,
+            FlowError.UNSUPPORTED_UNIT,
+        ),
+        (
+            {CONF_VEHICLE_PRESENCE_ENTITY: LP_MODE},
+            CONF_VEHICLE_PRESENCE_ENTITY,
+            FlowError.WRONG_DOMAIN,
+        ),
+        (
+            {CONF_VEHICLE_PRESENCE_ENTITY: "device_tracker.gone"},
+            CONF_VEHICLE_PRESENCE_ENTITY,
+            FlowError.ENTITY_NOT_FOUND,
+        ),
+    ],
+)
+async def test_vehicle_soc_trust_errors(
+    hass: HomeAssistant,
+    mock_setup: AsyncMock,
+    change: dict[str, Any],
+    field: str,
+    error: str,
+) -> None:
+    """A wrong optional entity is named in its field (translated in en and de)."""
+    _trust_states(hass)
+    entry = _entry(hass)
+    result = await _add_vehicle(hass, entry, {**VEHICLE_INPUT, **change})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: error}
+    assert not entry.subentries

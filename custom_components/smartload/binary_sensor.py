@@ -87,7 +87,15 @@ HOME_BINARY_SENSORS: tuple[SmartLoadBinarySensorDescription, ...] = (
         attrs_fn=_problem_attrs,
     ),
 )
-CAR_BINARY_SENSORS: tuple[SmartLoadCarBinarySensorDescription, ...] = ()
+CAR_BINARY_SENSORS: tuple[SmartLoadCarBinarySensorDescription, ...] = (
+    SmartLoadCarBinarySensorDescription(
+        key="soc_stale",
+        translation_key="soc_stale",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda coordinator, car: coordinator.cars.estimate(car).stale,
+        attrs_fn=lambda coordinator, car: coordinator.cars.stale_attributes(car),
+    ),
+)
 
 
 async def async_setup_entry(

@@ -76,12 +76,16 @@ from .const import (
     CONF_PV_POWER_ENTITY,
     CONF_SMART_COST_LIMIT_ENTITY,
     CONF_VEHICLE_CAPACITY_KWH,
+    CONF_VEHICLE_CHARGE_POWER_ENTITY,
     CONF_VEHICLE_DAILY_USE_KWH,
     CONF_VEHICLE_DEPARTURE,
     CONF_VEHICLE_MAX_CHARGE_KW,
     CONF_VEHICLE_PLUGGED_ENTITY,
+    CONF_VEHICLE_PRESENCE_ENTITY,
     CONF_VEHICLE_PRIORITY,
+    CONF_VEHICLE_SESSION_ENERGY_ENTITY,
     CONF_VEHICLE_SOC_ENTITY,
+    CONF_VEHICLE_STALE_AFTER_MIN,
     CONF_VEHICLE_TARGET_SOC,
     CONF_WALLBOX_MAX_KW,
     DEFAULT_AUTOMATION,
@@ -98,6 +102,7 @@ from .const import (
     DEFAULT_VEHICLE_DAILY_USE_KWH,
     DEFAULT_VEHICLE_DEPARTURE,
     DEFAULT_VEHICLE_PRIORITY,
+    DEFAULT_VEHICLE_STALE_AFTER_MIN,
     DEFAULT_VEHICLE_TARGET_SOC,
     DEFAULT_WALLBOX_MAX_KW,
     DOMAIN,
@@ -233,6 +238,11 @@ ENTITY_FILTERS: Final[Mapping[str, tuple[EntityFilterSelectorConfig, ...]]] = {
     CONF_CHARGER_CURRENT_ENTITY: (_filter("number", "input_number"),),
     CONF_VEHICLE_SOC_ENTITY: _SOC_SOURCES,
     CONF_VEHICLE_PLUGGED_ENTITY: (_filter("binary_sensor", "sensor", "switch", "input_boolean"),),
+    CONF_VEHICLE_SESSION_ENERGY_ENTITY: (_filter("sensor", "input_number", device_class="energy"),),
+    CONF_VEHICLE_CHARGE_POWER_ENTITY: (_filter("sensor", "input_number", device_class="power"),),
+    CONF_VEHICLE_PRESENCE_ENTITY: (
+        _filter("device_tracker", "person", "binary_sensor", "input_boolean"),
+    ),
 }
 
 
@@ -246,6 +256,8 @@ ENTITY_UNITS: Final[Mapping[str, frozenset[str]]] = {
     CONF_VEHICLE_SOC_ENTITY: frozenset({"%"}),
     CONF_BATTERY_MIN_SOC_ENTITY: frozenset({"%"}),
     CONF_CHARGER_CURRENT_ENTITY: frozenset({"A"}),
+    CONF_VEHICLE_SESSION_ENERGY_ENTITY: frozenset({"Wh", "kWh", "MWh"}),
+    CONF_VEHICLE_CHARGE_POWER_ENTITY: frozenset({"W", "kW", "MW"}),
 }
 
 
@@ -490,6 +502,18 @@ def vehicle_schema() -> vol.Schema:
             vol.Required(
                 CONF_VEHICLE_DAILY_USE_KWH, default=DEFAULT_VEHICLE_DAILY_USE_KWH
             ): _number("kWh", maximum=200),
+            # a SoC you can trust (optional): what tells the energy delivered, and when to stop
+            # believing a SoC that does not move while the car charges; who is at home
+            vol.Optional(CONF_VEHICLE_SESSION_ENERGY_ENTITY): _entities(
+                CONF_VEHICLE_SESSION_ENERGY_ENTITY
+            ),
+            vol.Optional(CONF_VEHICLE_CHARGE_POWER_ENTITY): _entities(
+                CONF_VEHICLE_CHARGE_POWER_ENTITY
+            ),
+            vol.Required(
+                CONF_VEHICLE_STALE_AFTER_MIN, default=DEFAULT_VEHICLE_STALE_AFTER_MIN
+            ): vol.All(_number("min", minimum=5, maximum=720, step=5), vol.Coerce(int)),
+            vol.Optional(CONF_VEHICLE_PRESENCE_ENTITY): _entities(CONF_VEHICLE_PRESENCE_ENTITY),
         }
     )
 
@@ -640,8 +664,13 @@ def validate_vehicle(
     hass: HomeAssistant, user_input: Mapping[str, Any]
 ) -> tuple[dict[str, Any], Errors]:
     """Validate a car; return its subentry data and the errors."""
+    optional = (
+        CONF_VEHICLE_SESSION_ENERGY_ENTITY,
+        CONF_VEHICLE_CHARGE_POWER_ENTITY,
+        CONF_VEHICLE_PRESENCE_ENTITY,
+    )
     errors = _check_entities(
-        hass, user_input, (CONF_VEHICLE_SOC_ENTITY, CONF_VEHICLE_PLUGGED_ENTITY)
+        hass, user_input, (CONF_VEHICLE_SOC_ENTITY, CONF_VEHICLE_PLUGGED_ENTITY, *optional)
     )
     name = str(user_input.get(CONF_NAME, "")).strip()
     if not name:
@@ -667,6 +696,10 @@ def validate_vehicle(
             user_input.get(CONF_VEHICLE_DAILY_USE_KWH, DEFAULT_VEHICLE_DAILY_USE_KWH)
         ),
         CONF_VEHICLE_PRIORITY: int(user_input[CONF_VEHICLE_PRIORITY]),
+        CONF_VEHICLE_STALE_AFTER_MIN: int(
+            user_input.get(CONF_VEHICLE_STALE_AFTER_MIN, DEFAULT_VEHICLE_STALE_AFTER_MIN)
+        ),
+        **{key: user_input[key] for key in optional if user_input.get(key)},
     }, {}
 
 

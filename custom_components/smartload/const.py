@@ -100,3 +100,14 @@ DEFAULT_VEHICLE_EFFICIENCY: Final = 0.9
 # Runtime ---------------------------------------------------------------------------------------
 SLOT: Final = timedelta(minutes=15)
 STATE_CHANGE_DEBOUNCE_S: Final = 10.0
+
+# Cars: SoC you can trust and the charge sequencer (optional vehicle subentry fields) -----------
+CONF_VEHICLE_SESSION_ENERGY_ENTITY: Final = "session_energy_entity"  # wallbox session kWh
+CONF_VEHICLE_CHARGE_POWER_ENTITY: Final = "charge_power_entity"  # W/kW into this car
+CONF_VEHICLE_PRESENCE_ENTITY: Final = "presence_entity"  # at home (device_tracker, person, ...)
+CONF_VEHICLE_STALE_AFTER_MIN: Final = "stale_after_min"  # SoC stale after this while charging
+DEFAULT_VEHICLE_STALE_AFTER_MIN: Final = 30
+DEFAULT_OVERRIDE_MIN: Final = 90  # a manual sequencer override lasts this long
+# Fired for a driver (delivered by the driver channel): data config_entry_id, vehicle, kind,
+# placeholders. Kinds from the sequencer: "starvation", "vacancy".
+EVENT_DRIVER_MESSAGE: Final = "smartload_driver_message"

@@ -31,6 +31,7 @@ from homeassistant.util import dt as dt_util
 
 from .actuator import ActuatorProblem, async_apply, planned_writes
 from .battery_buffer import BufferReport
+from .cars import CarManager
 from .const import (
     CONF_AUTOMATION,
     CONF_CONSUMPTION_ENTITY,
@@ -148,6 +149,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             name=config_entry.title,
         )
         self.vehicles = vehicle_configs(config_entry)
+        # the cars' SoC tracks and the charge sequencer (loaded in _async_setup)
+        self.cars = CarManager(hass, self)
         # the seasonal plan-error table (loaded in _async_setup, kept in a Store)
         self.errors = ErrorTracker(hass, config_entry.entry_id)
         # the PV forecast's recent error against the PV power (kept in a Store)
@@ -211,6 +214,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self._schedule_tick(dt_util.utcnow())
         self._track_inputs()
         self.timeline.async_start()
+        self.cars.async_start()
 
     def next_tick(self, now: datetime) -> datetime:
         """The next cycle: the next multiple of the cycle length in the hour, a little after it.
@@ -275,6 +279,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self.history.async_clear_issue()
         await self.errors.async_flush()
         await self.pv_error.async_flush()
+        await self.cars.async_shutdown()
         await super().async_shutdown()
 
     @override
@@ -283,6 +288,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         await self.errors.async_load()
         await self.pv_error.async_load(dt_util.utcnow())
         await self.handback.async_load()
+        await self.cars.async_load()
 
     # -- one cycle -----------------------------------------------------------------------------
     @override
@@ -305,6 +311,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         conf = entry_settings(self.config_entry)
         pv_power = conf.get(CONF_PV_POWER_ENTITY) or None
         self.reader.pv_recent_error = self.pv_error.relative_error() if pv_power else None
+        self.reader.soc_estimates = self.cars.planning_socs(now)  # stale SoCs: their estimate
         try:
             inputs = self.reader.read(now)
         except StaleInputsError as err:

@@ -40,12 +40,16 @@ from .const import (
     CONF_PRICE_ENTITY,
     CONF_PV_FORECAST_ENTITY,
     CONF_VEHICLE_CAPACITY_KWH,
+    CONF_VEHICLE_CHARGE_POWER_ENTITY,
     CONF_VEHICLE_DAILY_USE_KWH,
     CONF_VEHICLE_DEPARTURE,
     CONF_VEHICLE_MAX_CHARGE_KW,
     CONF_VEHICLE_PLUGGED_ENTITY,
+    CONF_VEHICLE_PRESENCE_ENTITY,
     CONF_VEHICLE_PRIORITY,
+    CONF_VEHICLE_SESSION_ENERGY_ENTITY,
     CONF_VEHICLE_SOC_ENTITY,
+    CONF_VEHICLE_STALE_AFTER_MIN,
     CONF_VEHICLE_TARGET_SOC,
     CONF_WALLBOX_MAX_KW,
     DEFAULT_BATTERY_EFFICIENCY,
@@ -58,6 +62,7 @@ from .const import (
     DEFAULT_VEHICLE_DEPARTURE,
     DEFAULT_VEHICLE_EFFICIENCY,
     DEFAULT_VEHICLE_PRIORITY,
+    DEFAULT_VEHICLE_STALE_AFTER_MIN,
     DEFAULT_VEHICLE_TARGET_SOC,
     DEFAULT_WALLBOX_MAX_KW,
     FEED_IN_ENTITY,
@@ -152,6 +157,11 @@ class VehicleConfig:
     departure: time
     priority: int
     daily_use_kwh: float
+    # optional (cars.py): the SoC's staleness and estimate, and whether the car is at home
+    session_energy_entity: str | None = None
+    charge_power_entity: str | None = None
+    presence_entity: str | None = None
+    stale_after_min: float = DEFAULT_VEHICLE_STALE_AFTER_MIN
 
 
 def _parse_time_of_day(raw: Any) -> time:
@@ -193,6 +203,12 @@ def vehicle_configs(entry: ConfigEntry) -> tuple[VehicleConfig, ...]:
                 daily_use_kwh=float(
                     data.get(CONF_VEHICLE_DAILY_USE_KWH, DEFAULT_VEHICLE_DAILY_USE_KWH)
                 ),
+                session_energy_entity=data.get(CONF_VEHICLE_SESSION_ENERGY_ENTITY) or None,
+                charge_power_entity=data.get(CONF_VEHICLE_CHARGE_POWER_ENTITY) or None,
+                presence_entity=data.get(CONF_VEHICLE_PRESENCE_ENTITY) or None,
+                stale_after_min=float(
+                    data.get(CONF_VEHICLE_STALE_AFTER_MIN, DEFAULT_VEHICLE_STALE_AFTER_MIN)
+                ),
             )
         )
     return tuple(cars)
@@ -233,6 +249,8 @@ class InputReader:
         self.price_action = PriceAction(hass, entry_settings(entry)[CONF_PRICE_ENTITY])
         self.warnings: tuple[InputProblem, ...] = ()  # non-blocking problems of the last read
         self.load_reading_kw: float | None = None  # the consumption entity's latest reading
+        # a stale car SoC's estimate (set by cars.py before each read): subentry id → SoC %
+        self.soc_estimates: dict[str, float] = {}
 
     # -- the entities the coordinator watches -------------------------------------------------
     def forecast_entities(self) -> list[str]:
@@ -502,6 +520,9 @@ class InputReader:
             if (reading := self._number(car.soc_entity, problems)) is None:
                 continue
             soc_pct = min(max(reading[0], 0.0), 100.0)
+            estimated = car.subentry_id in self.soc_estimates
+            if estimated:
+                soc_pct = min(max(self.soc_estimates[car.subentry_id], 0.0), 100.0)
             departure = next_departure(now, car.departure, self.hass.config.time_zone)
             slot = int((departure - start) // SLOT)
             cars.append(
@@ -515,6 +536,7 @@ class InputReader:
                     departure_slot=slot if 0 < slot < n else None,
                     priority=car.priority,
                     expected_use_kwh=car.daily_use_kwh,
+                    soc_estimated=estimated,
                 )
             )
         return tuple(cars)
@@ -559,6 +581,7 @@ def summarize(inputs: PlanInput) -> dict[str, Any]:
                 "soc_kwh": round(v.soc_kwh, 3),
                 "target_soc_kwh": round(v.target_soc_kwh, 3),
                 "departure_slot": v.departure_slot,
+                "soc_estimated": v.soc_estimated,
             }
             for v in inputs.vehicles
         ],

@@ -17,6 +17,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .car_sensors import async_add_car_sensors
 from .const import CONF_BATTERY_SOC_ENTITY
 from .coordinator import CycleResult, SmartLoadConfigEntry, SmartLoadCoordinator, Status
 from .entity import SmartLoadEntity
@@ -207,6 +208,7 @@ async def async_setup_entry(
             (SmartLoadCarSensor(coordinator, description, car) for description in CAR_SENSORS),
             config_subentry_id=car.subentry_id,
         )
+    async_add_car_sensors(coordinator, async_add_entities)  # the charge sequencer's
 
 
 class SmartLoadSensor(SmartLoadEntity, SensorEntity):

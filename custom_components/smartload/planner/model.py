@@ -71,6 +71,9 @@ class VehicleInput:
     # Power into the car now (kW, 0: not charging): continuing a running charge is no new start
     # (see PlannerSettings.min_charge_block_minutes).
     charging_kw: float = 0.0
+    # True: soc_kwh is an estimate (the SoC sensor is stale; a conservative figure from the energy
+    # delivered since its last reading), not a fresh reading.
+    soc_estimated: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
