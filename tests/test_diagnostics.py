@@ -32,6 +32,9 @@ async def test_diagnostics(hass: HomeAssistant, hass_client: ClientSessionGenera
     assert diag["plan"]["cost_eur"] == pytest.approx(round(plan.cost_eur, 4))
     assert diag["plan"]["vehicles"][0]["name"] == "Model 3"
     assert diag["decision"]["loadpoint_mode"] == "now"
+    assert diag["cars"]["tracks"]["Model 3"]["soc_pct"] == 40.0
+    assert diag["cars"]["estimates"]["Model 3"]["stale"] is False
+    assert diag["cars"]["decision"]["now"] == diag["cars"]["decision"]["queue"][0]
     assert any(MODE in line for line in diag["cycle"]["writes"])
     assert any(MODE in line for line in diag["recent_writes"])
     assert diag["last_error"] is None

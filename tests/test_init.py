@@ -64,7 +64,13 @@ async def test_setup_creates_devices_and_entities(hass: HomeAssistant) -> None:
         "sensor.model_3_price_limit",
         "sensor.model_3_expected_soc_at_departure",
         "sensor.model_3_shortfall",
+        # the charge sequencer's and the SoC's (cars.py)
+        "sensor.smartload_next_car",
+        "sensor.model_3_queue_position",
+        "binary_sensor.model_3_soc_stale",
     }
+    assert own["sensor.model_3_queue_position"].config_subentry_id == subentry_id
+    assert own["binary_sensor.model_3_soc_stale"].config_subentry_id == subentry_id
     assert own["sensor.model_3_shortfall"].config_subentry_id == subentry_id
     assert own["sensor.model_3_shortfall"].unique_id == f"{subentry_id}_shortfall"
     assert own["sensor.smartload_plan_status"].config_subentry_id is None

@@ -147,6 +147,7 @@ class CarManager:
         self.state = SequencerState()
         self.decision: SequencerDecision | None = None
         self._stale: dict[str, bool] = {}
+        self._tracks: dict[str, SocTrack] = {}  # as last evaluated
         self._seen: CycleResult | None = None
         self._unsubs: list[Callable[[], None]] = []
         self._unsub_timer: Callable[[], None] | None = None
@@ -237,7 +238,11 @@ class CarManager:
         self.evaluate_and_apply()
 
     async def async_shutdown(self) -> None:
-        """Stop listening; write the state now."""
+        """Stop listening; write the state now (the power integrated up to now)."""
+        now = dt_util.utcnow()
+        for car_id, track in self.tracks.items():
+            if track.power_at is not None:
+                self.tracks[car_id] = on_power(track, track.power_kw, now)
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
@@ -430,8 +435,9 @@ class CarManager:
                     if stale[car.subentry_id]
                     else "read again",
                 )
-        changed = changed or stale != self._stale
+        changed = changed or stale != self._stale or self.tracks != self._tracks
         self._stale = stale
+        self._tracks = dict(self.tracks)
         self._schedule(now, decision)
         if changed or events:
             self.store.async_delay_save(self._data, SAVE_DELAY_S)

@@ -75,6 +75,8 @@ async def async_get_config_entry_diagnostics(
         },
         # the seasonal plan-error table: the cells observed so far, with their sample counts
         "plan_errors": coordinator.errors.summary(),
+        # the cars' SoC tracks and estimates, the charge sequencer's state and decision
+        "cars": coordinator.cars.diagnostics(),
         "recent_writes": list(coordinator.recent_writes),
         # what SmartLoad found on the actuators it controls, the heartbeat, the last hand-back
         "handback": coordinator.handback.summary(),

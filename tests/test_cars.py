@@ -1,0 +1,425 @@
+"""Cars in real Home Assistant: a stale SoC and its estimate, the charge sequencer, its events,
+its override and a restart (frozen and advanced time)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.smartload.cars import storage_key
+from custom_components.smartload.const import (
+    CONF_AUTOMATION,
+    CONF_CYCLE_MINUTES,
+    CONF_HORIZON_HOURS,
+    CONF_VEHICLE_CAPACITY_KWH,
+    CONF_VEHICLE_CHARGE_POWER_ENTITY,
+    CONF_VEHICLE_DEPARTURE,
+    CONF_VEHICLE_MAX_CHARGE_KW,
+    CONF_VEHICLE_PLUGGED_ENTITY,
+    CONF_VEHICLE_PRESENCE_ENTITY,
+    CONF_VEHICLE_PRIORITY,
+    CONF_VEHICLE_SESSION_ENERGY_ENTITY,
+    CONF_VEHICLE_SOC_ENTITY,
+    CONF_VEHICLE_STALE_AFTER_MIN,
+    CONF_VEHICLE_TARGET_SOC,
+    DOMAIN,
+    EVENT_DRIVER_MESSAGE,
+    STATE_CHANGE_DEBOUNCE_S,
+    SUBENTRY_VEHICLE,
+)
+
+from .conftest import CAR_DATA, CAR_PLUGGED, CAR_SOC, HOME_DATA, NOW, setup_entry
+
+pytestmark = pytest.mark.usefixtures("home")
+
+POWER = "sensor.wallbox_power"
+SESSION = "sensor.wallbox_session_energy"
+M3_HOME = "device_tracker.model_3"
+ZOE_SOC = "sensor.zoe_soc"
+ZOE_PLUGGED = "binary_sensor.zoe_plugged"
+ZOE_HOME = "device_tracker.zoe"
+
+STALE = "binary_sensor.model_3_soc_stale"
+NEXT_CAR = "sensor.smartload_next_car"
+M3_POSITION = "sensor.model_3_queue_position"
+ZOE_POSITION = "sensor.zoe_queue_position"
+
+ZOE_DATA: dict[str, Any] = {
+    CONF_VEHICLE_CAPACITY_KWH: 40.0,
+    CONF_VEHICLE_SOC_ENTITY: ZOE_SOC,
+    CONF_VEHICLE_PLUGGED_ENTITY: ZOE_PLUGGED,
+    CONF_VEHICLE_MAX_CHARGE_KW: 11.0,
+    CONF_VEHICLE_TARGET_SOC: 80.0,
+    CONF_VEHICLE_DEPARTURE: "07:00:00",
+    CONF_VEHICLE_PRIORITY: 2,
+    CONF_VEHICLE_PRESENCE_ENTITY: ZOE_HOME,
+}
+
+
+def _entry(model_3: dict[str, Any], zoe: dict[str, Any] | None = None) -> MockConfigEntry:
+    cars = [("Model 3", {**CAR_DATA, **model_3})]
+    if zoe is not None:
+        cars.append(("Zoe", zoe))
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="SmartLoad",
+        data=HOME_DATA,
+        options={CONF_HORIZON_HOURS: 48, CONF_CYCLE_MINUTES: 15, CONF_AUTOMATION: True},
+        subentries_data=[
+            ConfigSubentryData(
+                data=MappingProxyType(data),
+                subentry_type=SUBENTRY_VEHICLE,
+                title=title,
+                unique_id=None,
+            )
+            for title, data in cars
+        ],
+    )
+
+
+def _car_id(entry: MockConfigEntry, title: str) -> str:
+    return next(s.subentry_id for s in entry.subentries.values() if s.title == title)
+
+
+async def _advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, **delta: float) -> None:
+    freezer.tick(timedelta(**delta))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def messages(hass: HomeAssistant) -> list[Event[Any]]:
+    """Every smartload_driver_message fired."""
+    found: list[Event[Any]] = []
+    hass.bus.async_listen(EVENT_DRIVER_MESSAGE, found.append)
+    return found
+
+
+# -- 1. a SoC you can trust ----------------------------------------------------------------------
+
+
+async def test_soc_goes_stale_while_charging_is_estimated_and_resyncs(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """No SoC update for 20 min while 11 kW flow: stale, estimated, planned on; then resync."""
+    hass.states.async_set(POWER, "11000", {"unit_of_measurement": "W"})
+    entry = await setup_entry(
+        hass,
+        _entry({CONF_VEHICLE_CHARGE_POWER_ENTITY: POWER, CONF_VEHICLE_STALE_AFTER_MIN: 20}),
+    )
+    coordinator = entry.runtime_data.coordinator
+    stale = hass.states.get(STALE)
+    assert stale.state == "off"
+    assert stale.attributes["device_class"] == "problem"
+    assert stale.attributes["last_reading"] == 40.0
+    assert stale.attributes["friendly_name"] == "Model 3 SoC stale"
+
+    await _advance(hass, freezer, minutes=19)
+    stale = hass.states.get(STALE)
+    assert stale.state == "off"
+    assert stale.attributes["estimated_soc"] == 40.0  # the reading is still believed
+
+    # 20 min without a reading while charging: stale at once (a timer, not the next cycle)
+    await _advance(hass, freezer, minutes=1, seconds=2)
+    stale = hass.states.get(STALE)
+    assert stale.state == "on"
+    delivered = 11.0 * (20 * 60 + 2) / 3600  # kWh at the wallbox
+    assert stale.attributes["delivered_kwh"] == pytest.approx(delivered, abs=0.01)
+    assert stale.attributes["estimated_soc"] == pytest.approx(
+        40 + 100 * delivered * 0.9 / 60, abs=0.01
+    )
+    assert stale.attributes["estimate_age_min"] == 20
+
+    # the planner gets the conservative estimate, flagged, after the debounced re-plan
+    await _advance(hass, freezer, seconds=STATE_CHANGE_DEBOUNCE_S + 1)
+    (car,) = coordinator.data.inputs.vehicles
+    assert car.soc_estimated
+    elapsed_h = (20 * 60 + 2 + STATE_CHANGE_DEBOUNCE_S + 1) / 3600
+    assert car.soc_kwh == pytest.approx(24.0 + 11.0 * elapsed_h * 0.9 * 0.9, abs=0.02)
+
+    # a fresh reading: believed at once, the estimate's error recorded, planned on again
+    estimated = hass.states.get(STALE).attributes["estimated_soc"]
+    hass.states.async_set(CAR_SOC, "46", {"unit_of_measurement": "%"})
+    await hass.async_block_till_done()
+    stale = hass.states.get(STALE)
+    assert stale.state == "off"
+    assert stale.attributes["last_reading"] == 46.0
+    assert stale.attributes["delivered_kwh"] == 0.0
+    assert stale.attributes["last_resync_error"] == pytest.approx(estimated - 46, abs=0.05)
+    await _advance(hass, freezer, seconds=STATE_CHANGE_DEBOUNCE_S + 1)
+    (car,) = coordinator.data.inputs.vehicles
+    assert not car.soc_estimated
+    assert car.soc_kwh == pytest.approx(60 * 0.46)
+
+
+async def test_not_charging_is_not_stale(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A SoC that does not move while nothing flows is simply right."""
+    hass.states.async_set(POWER, "0", {"unit_of_measurement": "W"})
+    await setup_entry(
+        hass,
+        _entry({CONF_VEHICLE_CHARGE_POWER_ENTITY: POWER, CONF_VEHICLE_STALE_AFTER_MIN: 20}),
+    )
+    await _advance(hass, freezer, minutes=45)
+    assert hass.states.get(STALE).state == "off"
+    # charging starts: stale only after the time since the reading *and* energy flowing
+    hass.states.async_set(POWER, "7.4", {"unit_of_measurement": "kW"})
+    await _advance(hass, freezer, minutes=10)
+    stale = hass.states.get(STALE)
+    assert stale.state == "on"
+    assert stale.attributes["delivered_kwh"] == pytest.approx(7.4 / 6, abs=0.01)
+
+
+async def test_estimate_from_session_energy_with_a_new_session(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The wallbox's session counter is preferred; a counter that restarts is a new session."""
+    hass.states.async_set(SESSION, "0.0", {"unit_of_measurement": "kWh"})
+    hass.states.async_set(POWER, "11000", {"unit_of_measurement": "W"})  # ignored: session wins
+    await setup_entry(
+        hass,
+        _entry(
+            {
+                CONF_VEHICLE_SESSION_ENERGY_ENTITY: SESSION,
+                CONF_VEHICLE_CHARGE_POWER_ENTITY: POWER,
+                CONF_VEHICLE_STALE_AFTER_MIN: 20,
+            }
+        ),
+    )
+    await _advance(hass, freezer, minutes=10)
+    hass.states.async_set(SESSION, "2000", {"unit_of_measurement": "Wh"})
+    await _advance(hass, freezer, minutes=11)
+    stale = hass.states.get(STALE)
+    assert stale.state == "on"
+    assert stale.attributes["estimated_soc"] == pytest.approx(40 + 100 * 2 * 0.9 / 60)
+    hass.states.async_set(SESSION, "5.0", {"unit_of_measurement": "kWh"})
+    hass.states.async_set(SESSION, "0.5", {"unit_of_measurement": "kWh"})  # a new session
+    await hass.async_block_till_done()
+    stale = hass.states.get(STALE)
+    assert stale.attributes["delivered_kwh"] == pytest.approx(5.5)
+    assert stale.attributes["estimated_soc"] == pytest.approx(40 + 100 * 5.5 * 0.9 / 60)
+
+
+# -- 2. the charge sequencer ---------------------------------------------------------------------
+
+
+def _two_cars(hass: HomeAssistant, **model_3: Any) -> MockConfigEntry:
+    hass.states.async_set(M3_HOME, "home")
+    hass.states.async_set(ZOE_HOME, "home")
+    hass.states.async_set(ZOE_SOC, "30", {"unit_of_measurement": "%"})
+    hass.states.async_set(ZOE_PLUGGED, "off")
+    return _entry({CONF_VEHICLE_PRESENCE_ENTITY: M3_HOME, **model_3}, ZOE_DATA)
+
+
+async def test_sequencer_plug_target_starvation_vacancy_swap(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, messages: list[Event[Any]]
+) -> None:
+    """Model 3 on the wallbox, Zoe waits: starvation after an hour; Model 3 full: vacancy after
+    15 min; the swap empties the queue's wait."""
+    entry = await setup_entry(hass, _two_cars(hass))
+    m3, zoe = _car_id(entry, "Model 3"), _car_id(entry, "Zoe")
+
+    nxt = hass.states.get(NEXT_CAR)
+    assert nxt.state == "Zoe"
+    assert nxt.attributes["options"] == ["Model 3", "Zoe", "none"]
+    assert nxt.attributes["charging_now"] == "Model 3"
+    assert nxt.attributes["queue"] == ["Model 3", "Zoe"]
+    assert nxt.attributes["reason"] == "on_wallbox"
+    assert hass.states.get(M3_POSITION).state == "1"
+    assert hass.states.get(M3_POSITION).attributes["state"] == "active"
+    zoe_pos = hass.states.get(ZOE_POSITION)
+    assert zoe_pos.state == "2"
+    assert zoe_pos.attributes["state"] == "queued"
+    assert zoe_pos.attributes["waiting_since"] == NOW.isoformat()
+
+    await _advance(hass, freezer, minutes=59)
+    assert messages == []
+    await _advance(hass, freezer, minutes=1, seconds=2)
+    assert len(messages) == 1
+    assert messages[0].data == {
+        "config_entry_id": entry.entry_id,
+        "vehicle": zoe,
+        "kind": "starvation",
+        "placeholders": {
+            "name": "Zoe",
+            "waited_min": 60,
+            "needed_kwh": 20.0,
+            "position": 2,
+            "on_wallbox": "Model 3",
+        },
+    }
+    await _advance(hass, freezer, minutes=20)  # once per wait, not every cycle
+    assert len(messages) == 1
+
+    # Model 3 reaches its target: Zoe is first at once (no cycle needed)
+    hass.states.async_set(CAR_SOC, "80", {"unit_of_measurement": "%"})
+    await hass.async_block_till_done()
+    assert hass.states.get(M3_POSITION).state == "0"
+    assert hass.states.get(M3_POSITION).attributes["state"] == "full"
+    assert hass.states.get(ZOE_POSITION).state == "1"
+    assert hass.states.get(NEXT_CAR).state == "Zoe"
+    await _advance(hass, freezer, minutes=14)
+    assert len(messages) == 1
+    await _advance(hass, freezer, minutes=1, seconds=2)
+    assert len(messages) == 2
+    vacancy = messages[1].data
+    assert vacancy["kind"] == "vacancy" and vacancy["vehicle"] == m3
+    assert vacancy["placeholders"]["waiting_vehicle"] == zoe
+    assert vacancy["placeholders"]["waiting_name"] == "Zoe"
+    assert vacancy["placeholders"]["full_min"] == 15
+
+    # the swap: Model 3 unplugged, Zoe plugged in; nobody waits any more
+    hass.states.async_set(CAR_PLUGGED, "off")
+    hass.states.async_set(ZOE_PLUGGED, "on")
+    await hass.async_block_till_done()
+    assert hass.states.get(NEXT_CAR).state == "none"
+    assert hass.states.get(NEXT_CAR).attributes["charging_now"] == "Zoe"
+    assert hass.states.get(ZOE_POSITION).state == "1"
+    assert hass.states.get(ZOE_POSITION).attributes["waiting_since"] is None
+    await _advance(hass, freezer, minutes=90)
+    assert len(messages) == 2
+    # the plan charges Zoe now
+    assert [v.name for v in entry.runtime_data.coordinator.data.inputs.vehicles] == ["Zoe"]
+
+
+async def test_unplugged_car_without_presence_is_away(hass: HomeAssistant) -> None:
+    """Without a presence entity an unplugged car cannot be known to wait."""
+    hass.states.async_set(ZOE_SOC, "30", {"unit_of_measurement": "%"})
+    hass.states.async_set(ZOE_PLUGGED, "off")
+    zoe = {k: v for k, v in ZOE_DATA.items() if k != CONF_VEHICLE_PRESENCE_ENTITY}
+    await setup_entry(hass, _entry({}, zoe))
+    assert hass.states.get(ZOE_POSITION).state == "0"
+    assert hass.states.get(ZOE_POSITION).attributes["state"] == "away"
+    assert hass.states.get(NEXT_CAR).state == "none"
+
+
+async def test_override_by_action_expires(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Zoe first by hand for 90 minutes (the default), then the sequencer resumes."""
+    entry = await setup_entry(hass, _two_cars(hass))
+    await hass.services.async_call(DOMAIN, "sequencer_override", {"vehicle": "zoe"}, blocking=True)
+    nxt = hass.states.get(NEXT_CAR)
+    assert nxt.attributes["charging_now"] == "Zoe"
+    assert nxt.attributes["reason"] == "override"
+    assert nxt.attributes["override_vehicle"] == "Zoe"
+    assert nxt.attributes["override_until"] == (NOW + timedelta(minutes=90)).isoformat()
+    assert hass.states.get(ZOE_POSITION).state == "1"
+    assert hass.states.get(M3_POSITION).state == "2"
+
+    await _advance(hass, freezer, minutes=89)
+    assert hass.states.get(ZOE_POSITION).state == "1"
+    await _advance(hass, freezer, minutes=1, seconds=2)
+    nxt = hass.states.get(NEXT_CAR)
+    assert nxt.attributes["override_vehicle"] is None
+    assert nxt.attributes["charging_now"] == "Model 3"
+    assert hass.states.get(M3_POSITION).state == "1"
+
+    # by device id, 30 minutes; then resumed by hand
+    device_id = dr.async_get_device_id_by_identifier(
+        hass, (DOMAIN, _car_id(entry, "Zoe")), config_entry_id=entry.entry_id
+    )
+    assert device_id is not None
+    await hass.services.async_call(
+        DOMAIN, "sequencer_override", {"vehicle": device_id, "minutes": 30}, blocking=True
+    )
+    assert hass.states.get(ZOE_POSITION).state == "1"
+    await hass.services.async_call(DOMAIN, "sequencer_resume", {}, blocking=True)
+    assert hass.states.get(M3_POSITION).state == "1"
+    assert hass.states.get(NEXT_CAR).attributes["override_until"] is None
+
+
+async def test_override_action_errors(hass: HomeAssistant) -> None:
+    """A duration out of range and an unknown car are refused with a translated message."""
+    await setup_entry(hass, _two_cars(hass))
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "sequencer_override", {"vehicle": "Zoe", "minutes": 0}, blocking=True
+        )
+    assert err.value.translation_key == "override_minutes_out_of_range"
+    assert str(err.value) == "An override lasts from 1 to 720 minutes, not 0"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "sequencer_override", {"vehicle": "Golf"}, blocking=True
+        )
+    assert err.value.translation_key == "unknown_vehicle"
+    assert hass.states.get(NEXT_CAR).attributes["override_vehicle"] is None
+
+
+async def test_departure_change_reorders(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Zoe's departure moved to 02:00 (local): it cannot wait for Model 3 any more."""
+    entry = await setup_entry(hass, _two_cars(hass))
+    assert hass.states.get(NEXT_CAR).attributes["charging_now"] == "Model 3"
+    subentry = entry.subentries[_car_id(entry, "Zoe")]
+    hass.config_entries.async_update_subentry(
+        entry, subentry, data={**subentry.data, CONF_VEHICLE_DEPARTURE: "02:00:00"}
+    )
+    await hass.async_block_till_done()  # the entry reloads with the new departure
+    nxt = hass.states.get(NEXT_CAR)
+    assert nxt.attributes["charging_now"] == "Zoe"
+    assert nxt.attributes["reason"] == "urgent"
+    assert hass.states.get(ZOE_POSITION).state == "1"
+
+
+# -- the state survives a restart ----------------------------------------------------------------
+
+
+async def test_state_survives_a_reload(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    messages: list[Event[Any]],
+    hass_storage: dict[str, Any],
+) -> None:
+    """Override, waiting timers and a stale SoC's track are stored and picked up again."""
+    hass.states.async_set(POWER, "11", {"unit_of_measurement": "kW"})
+    entry = await setup_entry(
+        hass,
+        _two_cars(
+            hass, **{CONF_VEHICLE_CHARGE_POWER_ENTITY: POWER, CONF_VEHICLE_STALE_AFTER_MIN: 20}
+        ),
+    )
+    zoe = _car_id(entry, "Zoe")
+    await _advance(hass, freezer, minutes=30)
+    await hass.services.async_call(
+        DOMAIN, "sequencer_override", {"vehicle": "Zoe", "minutes": 120}, blocking=True
+    )
+    before = hass.states.get(STALE)
+    assert before.state == "on"
+    until = hass.states.get(NEXT_CAR).attributes["override_until"]
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    stored = hass_storage[storage_key(entry.entry_id)]
+    assert stored["version"] == 1
+    assert stored["data"]["sequencer"]["override"]["car_id"] == zoe
+    assert stored["data"]["sequencer"]["waiting_since"][zoe] == NOW.isoformat()
+
+    await _advance(hass, freezer, minutes=5)  # Home Assistant is down for 5 minutes
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    nxt = hass.states.get(NEXT_CAR)
+    assert nxt.attributes["override_vehicle"] == "Zoe"
+    assert nxt.attributes["override_until"] == until
+    assert hass.states.get(ZOE_POSITION).attributes["waiting_since"] == NOW.isoformat()
+    after = hass.states.get(STALE)
+    assert after.state == "on"  # the same old reading: still stale
+    assert after.attributes["last_reading"] == 40.0
+    # the 30 minutes before the restart count; the 5 minutes down do not (power unknown then)
+    assert after.attributes["delivered_kwh"] == pytest.approx(11 * 0.5, abs=0.01)
+
+    # Zoe has waited since the start (not since the restart): starvation after the first hour
+    assert messages == []
+    await _advance(hass, freezer, minutes=25, seconds=2)
+    assert [(m.data["kind"], m.data["vehicle"]) for m in messages] == [("starvation", zoe)]
