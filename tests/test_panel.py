@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 from http import HTTPStatus
+from pathlib import Path
+import re
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import frontend
@@ -14,6 +16,7 @@ import probatio as vol
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+import yaml
 
 from custom_components.smartload.const import DOMAIN
 from custom_components.smartload.panel import PANEL_JS, plotly_js_path
@@ -350,3 +353,26 @@ async def test_plan_sensor_carries_the_series(hass: HomeAssistant) -> None:
         result.plan.vehicle("Model 3").charge_kw[0], abs=1e-3
     )
     assert len(car["soc"]) == n and car["soc"][0] == 40.0
+
+
+async def test_readme_apexcharts_card_reads_existing_attributes(hass: HomeAssistant) -> None:
+    """The README's ready-to-paste card refers only to attributes the plan sensor has."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(type: custom:apexcharts-card\n.*?)```", readme, re.S)
+    assert len(blocks) == 1
+    card = yaml.safe_load(blocks[0])
+    await setup_entry(hass, make_entry())
+    attrs = hass.states.get("sensor.smartload_plan").attributes
+    car = next(iter(attrs["cars"].values()))
+    used: set[str] = set()
+    for series in card["series"]:
+        assert series["entity"] == "sensor.smartload_plan"
+        code = series["data_generator"]
+        assert "a.times.map(" in code and "new Date(t).getTime()" in code
+        for name in re.findall(r"\ba\.(\w+)\[i\]", code):
+            assert name in attrs and len(attrs[name]) == len(attrs["times"]), name
+            used.add(name)
+        for field in re.findall(r"\ba\.cars\.\w+\.(\w+)\[i\]", code):
+            assert field in car and len(car[field]) == len(attrs["times"]), field
+            used.add(f"cars.{field}")
+    assert used == {"import_price", "battery_soc", "cars.power_kw"}

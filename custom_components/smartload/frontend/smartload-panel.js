@@ -341,10 +341,9 @@ class SmartLoadPanel extends HTMLElement {
     this._entries.value = doc.entry_id;
   }
 
+  // the home's time zone: the whys are written in it (a browser elsewhere would disagree)
   _zone() {
-    const hass = this._hass;
-    const own = hass.locale && hass.locale.time_zone === "local";
-    return own ? Intl.DateTimeFormat().resolvedOptions().timeZone : this._doc?.time_zone || hass.config.time_zone;
+    return (this._doc && this._doc.time_zone) || this._hass.config.time_zone;
   }
 
   // an ISO time as wall time in the home's zone ("YYYY-MM-DD HH:MM:SS"): plotly has no zones
@@ -511,7 +510,9 @@ class SmartLoadPanel extends HTMLElement {
         showgrid: false,
         zeroline: false,
         fixedrange: true,
-        range: row.car ? [0, 100] : undefined,
+        range: row.car ? [0, 105] : undefined,
+        tickmode: row.car ? "array" : undefined,
+        tickvals: row.car ? [0, 25, 50, 75, 100] : undefined,
         visible: Boolean(row.car),
         title: row.car ? { text: "%", font: { size: 12 } } : undefined,
       };
@@ -650,7 +651,8 @@ class SmartLoadPanel extends HTMLElement {
       yaxis: power.left,
       mode: "lines",
       line: { shape: "hv", color: COLORS.load, width: 2 },
-      hovertemplate: `%{y:.2f} kW<extra>${t.load}</extra>`,
+      customdata: whys,
+      hovertemplate: `%{y:.2f} kW<br>%{customdata}<extra>${t.load}</extra>`,
     });
     data.push({
       name: t.gridImport,
@@ -697,7 +699,8 @@ class SmartLoadPanel extends HTMLElement {
         yaxis: battery.left,
         mode: "lines",
         line: { color: COLORS.soc, width: 2.5 },
-        hovertemplate: `%{y:.0f} %<extra>${t.soc}</extra>`,
+        customdata: [whys[0], ...whys],
+        hovertemplate: `%{y:.0f} %<br>%{customdata}<extra>${t.soc}</extra>`,
       });
       data.push({
         name: t.minSoc,
@@ -741,7 +744,7 @@ class SmartLoadPanel extends HTMLElement {
         });
       }
       // modes other than normal as shaded bands (consecutive slots merged)
-      const shade = { charge: "rgba(67,160,71,0.18)", hold: "rgba(120,144,156,0.22)" };
+      const shade = { charge: "rgba(67,160,71,0.18)", hold: "rgba(120,144,156,0.14)" };
       const [y0, y1] = layout[`yaxis${battery.left.slice(1)}`]?.domain || layout.yaxis.domain;
       let i = 0;
       while (i < slots.length) {
@@ -777,7 +780,8 @@ class SmartLoadPanel extends HTMLElement {
           });
         }
       }
-      layout[`yaxis${battery.left.slice(1)}`].range = [0, 100];
+      layout[`yaxis${battery.left.slice(1)}`].range = [0, 105];
+      layout[`yaxis${battery.left.slice(1)}`].tickvals = [0, 25, 50, 75, 100];
     }
 
     // -- each car: planned power (bars) and SoC up to its departure, the target marked
@@ -787,14 +791,15 @@ class SmartLoadPanel extends HTMLElement {
       const own = slots.map((s) => (s.vehicles || {})[car.name] || {});
       data.push({
         name: `${car.name}: ${t.carPower}`,
-        x: starts.map((x, k) => x),
+        x: starts,
         y: own.map((v) => v.charge_kw ?? 0),
         yaxis: row.left,
         type: "bar",
         offset: 0,
         width: slots.map(() => (doc.slot_minutes || 15) * 60e3),
         marker: { color, opacity: 0.55 },
-        hovertemplate: `%{y:.1f} kW<extra>${escapeHtml(car.name)}: ${t.carPower}</extra>`,
+        customdata: whys,
+        hovertemplate: `%{y:.1f} kW<br>%{customdata}<extra>${escapeHtml(car.name)}: ${t.carPower}</extra>`,
       });
       const socX = [];
       const socY = [];
