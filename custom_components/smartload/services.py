@@ -70,6 +70,6 @@ def async_setup_services(hass: HomeAssistant) -> None:
     from .actions_plan import async_setup_plan_actions  # it uses entry_for_call from here
 
     async_setup_plan_actions(hass)
-    from .actions_car import async_setup_car_actions  # imports this module: imported here
+    from .actions_sequencer import async_setup_sequencer_actions  # imports this module
 
-    async_setup_car_actions(hass)  # the charge sequencer's override and resume
+    async_setup_sequencer_actions(hass)  # the charge sequencer's override and resume

@@ -50,7 +50,7 @@ async def _async_resume(call: ServiceCall) -> None:
 
 
 @callback
-def async_setup_car_actions(hass: HomeAssistant) -> None:
+def async_setup_sequencer_actions(hass: HomeAssistant) -> None:
     """Register the sequencer's actions."""
     hass.services.async_register(
         DOMAIN, SERVICE_SEQUENCER_OVERRIDE, _async_override, schema=OVERRIDE_SCHEMA
