@@ -10,6 +10,12 @@ import time
 import numpy as np
 
 from custom_components.smartload.planner import lp
+from custom_components.smartload.planner.baseline import (
+    THRESHOLD_PERCENTILE,
+    THRESHOLD_WINDOW_DAYS,
+    deadline_urgent,
+    threshold_limit,
+)
 from custom_components.smartload.planner.buffer import BufferDecision, dynamic_min_soc
 from custom_components.smartload.planner.decision import decide, safe_decision
 from custom_components.smartload.planner.forecast import (
@@ -103,14 +109,20 @@ class ThresholdStrategy:
 
     name = "threshold"
 
-    def __init__(self, replay: Replay, *, percentile: float = 30.0, window_days: float = 7.0):
+    def __init__(
+        self,
+        replay: Replay,
+        *,
+        percentile: float = THRESHOLD_PERCENTILE,
+        window_days: float = THRESHOLD_WINDOW_DAYS,
+    ):
         w = round(window_days * replay.slots_per_day)
         self.limit = np.zeros(replay.data.n_slots)
         for t in range(replay.first, replay.last):
             past = replay.import_price[max(0, t - w) : t]
             if len(past) < replay.slots_per_day:
                 past = replay.import_price[max(0, t - w) : replay.known_end[t]]
-            self.limit[t] = float(np.percentile(past, percentile))
+            self.limit[t] = threshold_limit(past, percentile)
 
     def decide(self, replay: Replay, state: SimState) -> Decision:
         """Urgent car at full power, else PV mode with the smart cost limit."""
@@ -124,9 +136,8 @@ class ThresholdStrategy:
             if need <= 1e-6 or dep is None:
                 continue
             power = min(home.wallbox_max_kw, car.max_charge_kw)
-            hours_needed = need / (power * car.charge_efficiency)
             hours_left = (dep - t) * replay.dt_h
-            if hours_needed >= hours_left - replay.dt_h:
+            if deadline_urgent(need, power, car.charge_efficiency, hours_left, replay.dt_h):
                 return _decision(mode=LoadpointMode.NOW, car=name, kw=power, why="deadline")
         for name in cars:
             car = home.car(name)

@@ -68,6 +68,7 @@ from .planner.model import Decision, Plan, PlanInput, PlanStatus
 from .planner.sources import floor_to_slot
 from .planner.windows import Window, WindowTracker
 from .pv_error import StoredPvErrorTracker
+from .savings import RealisedTracker
 from .timeline import PlanTimeline
 
 _LOGGER = logging.getLogger(__name__)
@@ -170,6 +171,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self.windows = WindowTracker()
         # the past 24 h beside the plan and the plan's export, cached (the panel, get_plan)
         self.timeline = PlanTimeline(self)
+        # today's realised slots against the threshold baseline (Savings today)
+        self.realised = RealisedTracker()
         self.state_debouncer = Debouncer(
             hass,
             _LOGGER,
@@ -331,6 +334,9 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         # the previous cycle's forecast for the slot that just ended against what was realised
         realised_pv = power_kw(self.hass, pv_power or conf.get(CONF_PV_FORECAST_ENTITY))
         self.errors.observe(inputs, self.reader.load_reading_kw, realised_pv)
+        self.realised.observe(
+            inputs, self.reader.load_reading_kw, power_kw(self.hass, pv_power), self._time_zone
+        )
         if pv_power and conf.get(CONF_PV_FORECAST_ENTITY) and len(inputs.pv_kw):
             # this cycle's forecast for the current slot; the ended slot against the PV power
             self.pv_error.observe(inputs.start, float(inputs.pv_kw[0]), realised_pv)
