@@ -77,7 +77,7 @@ async def test_events_are_the_plans_windows(hass: HomeAssistant) -> None:
         if event["summary"] == "Model 3 charging":
             a, b = first, (dt_util.parse_datetime(event["end"]) - plan.start) // Q
             energy = float(plan.vehicles[0].charge_kw[a:b].sum()) * 0.25
-            assert event["description"].startswith(f"{energy:.1f} kWh planned")
+            assert event["description"].startswith(f"{round(energy, 3):.1f} kWh planned")
 
     # a window that lies outside the asked range is not listed
     assert all(
