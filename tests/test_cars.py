@@ -423,3 +423,70 @@ async def test_state_survives_a_reload(
     assert messages == []
     await _advance(hass, freezer, minutes=25, seconds=2)
     assert [(m.data["kind"], m.data["vehicle"]) for m in messages] == [("starvation", zoe)]
+
+
+async def test_damaged_store_starts_afresh(
+    hass: HomeAssistant, hass_storage: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Unreadable stored state: the entry sets up, the sequencer decides anew."""
+    entry = _two_cars(hass)
+    hass_storage[storage_key(entry.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": storage_key(entry.entry_id),
+        "data": {
+            "tracks": {"x": "garbage"},
+            "sequencer": {"override": {"car_id": "gone", "until": "not a time"}, "queue": 5},
+        },
+    }
+    await setup_entry(hass, entry)
+    nxt = hass.states.get(NEXT_CAR)
+    assert nxt.state == "Zoe"
+    assert nxt.attributes["override_vehicle"] is None
+    assert hass.states.get(STALE).attributes["last_reading"] == 40.0
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_two_plugged_cars_follow_the_plan_and_evaluate_is_idempotent(
+    hass: HomeAssistant, hass_storage: dict[str, Any], messages: list[Event[Any]]
+) -> None:
+    """Both cars plugged (a dual-socket box): the car the plan charges now is first; evaluating
+    again with nothing changed fires nothing and changes nothing."""
+    entry = _two_cars(hass)
+    hass.states.async_set(ZOE_PLUGGED, "on")
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data.coordinator
+    active = coordinator.data.decision.active_vehicle
+    assert active in ("Model 3", "Zoe")
+    nxt = hass.states.get(NEXT_CAR)
+    assert nxt.attributes["charging_now"] == active
+    assert nxt.attributes["reason"] == "on_wallbox"
+    assert nxt.state == "none"  # both are plugged in: nobody has to come
+    other = "Zoe" if active == "Model 3" else "Model 3"
+    assert nxt.attributes["then"] == other
+
+    before = (coordinator.cars.state, coordinator.cars.decision)
+    last_changed = hass.states.get(NEXT_CAR).last_updated
+    decision = coordinator.cars.evaluate_and_apply()
+    decision = coordinator.cars.evaluate_and_apply()
+    await hass.async_block_till_done()
+    assert (coordinator.cars.state, decision) == before
+    assert hass.states.get(NEXT_CAR).last_updated == last_changed
+    assert messages == []
+
+
+async def test_stale_without_a_meter_follows_the_plan(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """No session energy, no power entity: while the plan charges the car, a SoC that does not
+    move for the stale time is flagged (there is nothing to estimate from)."""
+    entry = await setup_entry(hass, _entry({CONF_VEHICLE_STALE_AFTER_MIN: 20}))
+    assert entry.runtime_data.coordinator.data.decision.active_vehicle == "Model 3"
+    await _advance(hass, freezer, minutes=21)
+    stale = hass.states.get(STALE)
+    assert stale.state == "on"
+    assert stale.attributes["estimated_soc"] == 40.0  # flagged, not guessed
+    assert stale.attributes["delivered_kwh"] == 0.0
+    await _advance(hass, freezer, seconds=STATE_CHANGE_DEBOUNCE_S + 1)
+    (car,) = entry.runtime_data.coordinator.data.inputs.vehicles
+    assert not car.soc_estimated  # the reading is all there is

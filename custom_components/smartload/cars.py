@@ -165,6 +165,9 @@ class CarManager:
     async def async_load(self) -> None:
         """The stored tracks and sequencer state, then what the entities say now."""
         raw = await self.store.async_load() or {}
+        if not isinstance(raw, dict):  # damaged: start afresh rather than fail the setup
+            _LOGGER.warning("SmartLoad's stored car state is unreadable; starting afresh")
+            raw = {}
         stored = raw.get("tracks") if isinstance(raw.get("tracks"), dict) else {}
         now = dt_util.utcnow()
         for car in self.cars:

@@ -184,3 +184,5 @@ def test_state_round_trip() -> None:
     again = SequencerState.from_dict(state.as_dict())
     assert again == state
     assert SequencerState.from_dict({"override": {"until": "x"}, "queue": None}) == SequencerState()
+    damaged = {"queue": 5, "notified": "starvation:a", "waiting_since": [1], "full_since": {"a": 3}}
+    assert SequencerState.from_dict(damaged) == SequencerState()

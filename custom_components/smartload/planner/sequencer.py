@@ -106,11 +106,11 @@ class SequencerState:
         if isinstance(raw, Mapping) and (until := _time(raw.get("until"))) is not None:
             override = Override(car_id=str(raw.get("car_id")), until=until)
         return cls(
-            queue=tuple(str(c) for c in data.get("queue") or ()),
+            queue=_strings(data.get("queue")),
             override=override,
             waiting_since=_times(data.get("waiting_since")),
             full_since=_times(data.get("full_since")),
-            notified=frozenset(str(n) for n in data.get("notified") or ()),
+            notified=frozenset(_strings(data.get("notified"))),
         )
 
 
@@ -332,6 +332,12 @@ def _time(raw: Any) -> datetime | None:
     except ValueError:
         return None
     return value if value.tzinfo is not None else None
+
+
+def _strings(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, (list, tuple)):
+        return ()
+    return tuple(str(x) for x in raw if isinstance(x, str))
 
 
 def _times(raw: Any) -> dict[str, datetime]:
