@@ -14,6 +14,8 @@ Loadpoint (one wallbox, several cars):
   (``min_charge_kw``): evcc adds the real surplus on top of the minimum;
 - NOW otherwise (grid charging at the planned power), and in the car's last slot before its
   departure while it is still below its target: no later cycle could make up for a PV shortfall;
+- a car the driver boosts (``boost_until_slot``) and the plan charges in the slot is the active
+  car before any other, always in NOW mode (full power whatever the surplus or the price);
 - the smart cost limit is the car's planned price limit. In PV mode evcc would charge at full
   power from the grid whenever the price is at or below that limit, so in a PV slot whose price is
   at or below the limit (the plan chose not to grid-charge *now*) the limit is withheld (None) for
@@ -74,6 +76,7 @@ def decide(
         first = min(
             charging,
             key=lambda v: (
+                not _boosting(v, slot),  # a boost (the driver's override) comes first
                 v.departure_slot if v.departure_slot is not None else math.inf,
                 v.priority,
                 order[v.name],
@@ -90,7 +93,10 @@ def decide(
         else:
             mode = LoadpointMode.NOW
         vplan = plan.vehicle(first.name)
-        if mode is not LoadpointMode.NOW and _last_slot_short(first, vplan, slot):
+        if _boosting(first, slot):
+            # a boost charges at full power whatever the surplus or the price
+            mode = LoadpointMode.NOW
+        elif mode is not LoadpointMode.NOW and _last_slot_short(first, vplan, slot):
             # No later cycle can make up for a PV shortfall in the car's last slot before it
             # leaves: the energy the target still needs is charged at the planned power.
             mode = LoadpointMode.NOW
@@ -116,6 +122,11 @@ def decide(
         battery_target_soc_kwh=target,
         why=why,
     )
+
+
+def _boosting(vehicle: VehicleInput, slot: int) -> bool:
+    """Does the driver's boost cover ``slot``?"""
+    return slot < vehicle.boost_until_slot
 
 
 def _last_slot_short(vehicle: VehicleInput, vplan: VehiclePlan | None, slot: int) -> bool:

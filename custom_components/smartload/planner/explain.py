@@ -36,6 +36,9 @@ each test):
     or being empty (``battery_empty``);
 11. nothing to do: ``price_estimated`` if the price is an estimate, else ``idle``.
 
+A slot in which a car the driver boosts (``boost_until_slot``) charges is ``car_boost`` whatever
+the rule above picked: the override is the reason.
+
 Among several cars the one with the highest charging power is named (for ``car_wait``: the one
 with the highest priority, then the most energy needed; for ``car_shortfall``: the largest
 shortfall).
@@ -98,6 +101,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "car_charge_deadline": (
             "{vehicle} at {power_kw} kW: needs {needed_kwh} kWh more before {departure}; the "
             "cheaper slots alone cannot deliver it ({price_ct} ct/kWh now)"
+        ),
+        "car_boost": (
+            "{vehicle} at {power_kw} kW: boost requested, charging now whatever the price "
+            "({price_ct} ct/kWh)"
         ),
         "car_charge_value": (
             "{vehicle} at {power_kw} kW: {price_ct} ct/kWh is below the {value_ct} ct/kWh that a "
@@ -197,6 +204,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "car_charge_deadline": (
             "{vehicle} lädt mit {power_kw} kW: braucht bis {departure} Uhr noch {needed_kwh} kWh, "
             "die günstigeren Zeitfenster allein reichen dafür nicht ({price_ct} ct/kWh jetzt)"
+        ),
+        "car_boost": (
+            "{vehicle} lädt mit {power_kw} kW: Boost angefordert, es wird jetzt geladen, egal zu "
+            "welchem Preis ({price_ct} ct/kWh)"
         ),
         "car_charge_value": (
             "{vehicle} lädt mit {power_kw} kW: {price_ct} ct/kWh liegen unter den {value_ct} "
@@ -668,6 +679,22 @@ def explain(inputs: PlanInput, plan: Plan) -> tuple[Why, ...]:
         if est[t] and key != "price_estimated":
             params["estimated"] = 1.0
         whys.append(Why(key=key, params=params))
+    return _with_boosts(inputs, plan, whys)
+
+
+def _with_boosts(inputs: PlanInput, plan: Plan, whys: list[Why]) -> tuple[Why, ...]:
+    """A slot in which a boosting car charges says so first: the driver's override rules it."""
+    for vi in inputs.vehicles:
+        vp = plan.vehicle(vi.name)
+        if vi.boost_until_slot <= 0 or vp is None:
+            continue
+        for t in np.flatnonzero(np.asarray(vp.charge_kw)[: vi.boost_until_slot] > _ACT_KW):
+            params: dict[str, str | float] = {
+                "vehicle": vi.name,
+                "power_kw": round(float(vp.charge_kw[t]), 2),
+                "price_ct": round(_ct(float(inputs.import_price_eur_per_kwh[t])), 2),
+            }
+            whys[int(t)] = Why(key="car_boost", params=params)
     return tuple(whys)
 
 

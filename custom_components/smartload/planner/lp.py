@@ -285,6 +285,9 @@ def _validate_vehicle(v: VehicleInput) -> None:
     _check(v.departure_slot is None or v.departure_slot >= 0, f"{who}: departure_slot must be >= 0")
     _check(v.expected_use_kwh >= 0, f"{who}: expected_use_kwh must be >= 0")
     _check(v.charging_kw >= 0, f"{who}: charging_kw must be >= 0")
+    _check(v.boost_until_slot >= 0, f"{who}: boost_until_slot must be >= 0")
+    if v.boost_target_kwh is not None:
+        _finite(f"{who} boost_target_kwh", v.boost_target_kwh)
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,6 +600,8 @@ def _build(
                 others = np.arange(n_cars) != k
                 cc_hi[others, last] = 0.0
         hi[lay["add"]] = [v.capacity_kwh - v.soc_kwh for v in cars]  # SoC <= capacity
+        # Boost: the driver's override is a lower bound on the car's power, not a preference.
+        lo[lay["cc"]] = _boost_floor(inputs, cc_hi).ravel()
     if departing:
         c[lay["short"]] = inputs.settings.shortfall_penalty_eur_per_kwh
         hi[lay["short"]] = [max(0.0, cars[k].target_soc_kwh - cars[k].soc_kwh) for k in departing]
@@ -824,6 +829,40 @@ def _fix_first_slot(
         hi[lay["bc"].start] = min(hi[lay["bc"].start], max(0.0, surplus))
     if first.battery_mode in (BatteryMode.HOLD, BatteryMode.CHARGE):
         hi[lay["bd"].start] = 0.0
+
+
+def _boost_floor(inputs: PlanInput, cc_hi: FloatArray) -> FloatArray:
+    """Each car's least power per slot (kW): full power while it boosts, until its boost target.
+
+    A boosting car takes its full power (within its plug-in window) in the slots before
+    ``boost_until_slot`` until the energy to ``boost_target_kwh`` is in; the last of those slots
+    takes only the rest. Cars boost in input order and share what the wallbox and the grid
+    connection leave (grid: ``max_import + pv - load``), so the bound never makes the problem
+    infeasible.
+    """
+    n = inputs.n_slots
+    dt = inputs.dt_h
+    floor = np.zeros_like(cc_hi)
+    wallbox = np.full(n, inputs.wallbox_max_kw)
+    grid = np.maximum(
+        inputs.max_import_kw + np.asarray(inputs.pv_kw) - np.asarray(inputs.load_kw), 0.0
+    )
+    in_boost = np.arange(n)
+    for k, v in enumerate(inputs.vehicles):
+        if v.boost_until_slot <= 0:
+            continue
+        target = v.capacity_kwh if v.boost_target_kwh is None else v.boost_target_kwh
+        need_kw_slots = max(0.0, min(target, v.capacity_kwh) - v.soc_kwh) / (
+            dt * v.charge_efficiency
+        )
+        power = np.where(
+            in_boost < v.boost_until_slot, np.minimum(np.minimum(cc_hi[k], wallbox), grid), 0.0
+        )
+        before = np.cumsum(power) - power  # power-slots delivered before each slot
+        floor[k] = np.clip(need_kw_slots - before, 0.0, power)
+        wallbox = wallbox - floor[k]
+        grid = grid - floor[k]
+    return floor
 
 
 def _valued_energy(v: VehicleInput, value: float) -> float:

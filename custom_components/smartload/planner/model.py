@@ -74,6 +74,10 @@ class VehicleInput:
     # True: soc_kwh is an estimate (the SoC sensor is stale; a conservative figure from the energy
     # delivered since its last reading), not a fresh reading.
     soc_estimated: bool = False
+    # Boost (the driver's override): full power in the slots before ``boost_until_slot``, whatever
+    # the price, until the car holds ``boost_target_kwh`` (None: its capacity). 0: no boost.
+    boost_until_slot: int = 0
+    boost_target_kwh: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
