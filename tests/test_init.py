@@ -74,6 +74,10 @@ async def test_setup_creates_devices_and_entities(hass: HomeAssistant) -> None:
         "sensor.smartload_next_car",
         "sensor.model_3_queue_position",
         "binary_sensor.model_3_soc_stale",
+        "time.model_3_departure",
+        "number.model_3_charge_target",
+        "button.model_3_boost",
+        "binary_sensor.model_3_departure_at_risk",
     }
     assert own["sensor.model_3_queue_position"].config_subentry_id == subentry_id
     assert own["binary_sensor.model_3_soc_stale"].config_subentry_id == subentry_id

@@ -21,6 +21,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .coordinator import SmartLoadConfigEntry, SmartLoadCoordinator, Status
 from .entity import SmartLoadEntity
 from .inputs import VehicleConfig
+from .notifier import departure_risk, risk_attributes
 
 PARALLEL_UPDATES = 0
 
@@ -88,6 +89,13 @@ HOME_BINARY_SENSORS: tuple[SmartLoadBinarySensorDescription, ...] = (
     ),
 )
 CAR_BINARY_SENSORS: tuple[SmartLoadCarBinarySensorDescription, ...] = (
+    SmartLoadCarBinarySensorDescription(
+        key="departure_at_risk",
+        translation_key="departure_at_risk",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda coordinator, car: departure_risk(coordinator, car) is not None,
+        attrs_fn=risk_attributes,
+    ),
     SmartLoadCarBinarySensorDescription(
         key="soc_stale",
         translation_key="soc_stale",

@@ -1,4 +1,4 @@
-"""The "Re-plan now" button."""
+"""The "Re-plan now" button of the home, and each car's "Boost" button."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .actions_car import async_boost
 from .const import DOMAIN
 from .coordinator import SmartLoadConfigEntry, Status
 from .entity import SmartLoadEntity
+from .inputs import VehicleConfig
 
 PARALLEL_UPDATES = 1
 
 REPLAN = ButtonEntityDescription(key="replan", translation_key="replan")
+BOOST = ButtonEntityDescription(key="boost", translation_key="boost")
 
 
 async def async_setup_entry(
@@ -23,8 +26,13 @@ async def async_setup_entry(
     config_entry: SmartLoadConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """The re-plan button of the home."""
-    async_add_entities([SmartLoadReplanButton(config_entry.runtime_data.coordinator, REPLAN)])
+    """The re-plan button of the home; a boost button per car."""
+    coordinator = config_entry.runtime_data.coordinator
+    async_add_entities([SmartLoadReplanButton(coordinator, REPLAN)])
+    for car in coordinator.vehicles:
+        async_add_entities(
+            [SmartLoadBoostButton(coordinator, BOOST, car)], config_subentry_id=car.subentry_id
+        )
 
 
 class SmartLoadReplanButton(SmartLoadEntity, ButtonEntity):
@@ -41,3 +49,14 @@ class SmartLoadReplanButton(SmartLoadEntity, ButtonEntity):
                 translation_key=f"replan_{result.status.value}",
                 translation_placeholders={"reason": result.reason},
             )
+
+
+class SmartLoadBoostButton(SmartLoadEntity, ButtonEntity):
+    """Charges the car at full power now, whatever the price, for an hour."""
+
+    car: VehicleConfig
+
+    @override
+    async def async_press(self) -> None:
+        """Boost (the plan, the entities and evcc follow at once)."""
+        await async_boost(self.coordinator, self.car)

@@ -24,6 +24,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant, callback, split_entity_id
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -113,6 +114,15 @@ from .const import (
     LOAD_MODEL_AUTO,
     LOAD_MODELS,
     SUBENTRY_VEHICLE,
+)
+from .notifier import (
+    CONF_DRIVER,
+    CONF_NOTIFY_ACTION,
+    CONF_QUERY_TIME,
+    CONF_QUIET_END,
+    CONF_QUIET_START,
+    CONF_TELEGRAM_CHAT_IDS,
+    parse_chat_ids,
 )
 from .spot_tariff import (
     CONF_SPOT_PRICES,
@@ -514,8 +524,56 @@ def vehicle_schema() -> vol.Schema:
                 CONF_VEHICLE_STALE_AFTER_MIN, default=DEFAULT_VEHICLE_STALE_AFTER_MIN
             ): vol.All(_number("min", minimum=5, maximum=720, step=5), vol.Coerce(int)),
             vol.Optional(CONF_VEHICLE_PRESENCE_ENTITY): _entities(CONF_VEHICLE_PRESENCE_ENTITY),
+            vol.Optional(CONF_DRIVER): section(driver_schema(), {"collapsed": True}),
         }
     )
+
+
+def driver_schema() -> vol.Schema:
+    """How to reach the car's driver (all optional): the vehicle form's collapsed section."""
+    return vol.Schema(
+        {
+            vol.Optional(CONF_NOTIFY_ACTION): TextSelector(),
+            vol.Optional(CONF_TELEGRAM_CHAT_IDS): TextSelector(),
+            vol.Optional(CONF_QUIET_START): TimeSelector(),
+            vol.Optional(CONF_QUIET_END): TimeSelector(),
+            vol.Optional(CONF_QUERY_TIME): TimeSelector(),
+        }
+    )
+
+
+class DriverError(StrEnum):
+    """Errors of the vehicle form's driver section (translated under the vehicle's `error`)."""
+
+    NOTIFY_ACTION_INVALID = "notify_action_invalid"
+    CHAT_IDS_INVALID = "chat_ids_invalid"
+    QUIET_HOURS_INCOMPLETE = "quiet_hours_incomplete"
+
+
+def validate_driver(raw: Any) -> tuple[dict[str, Any], Errors]:
+    """The driver section as stored (times as "HH:MM:SS", empty fields left out) and errors."""
+    if not isinstance(raw, Mapping):
+        return {}, {}
+    errors: Errors = {}
+    driver: dict[str, Any] = {}
+    action = str(raw.get(CONF_NOTIFY_ACTION) or "").strip()
+    if action:
+        domain, _, service = action.partition(".")
+        if domain != "notify" or not service or slugify(service) != service:
+            errors["base"] = DriverError.NOTIFY_ACTION_INVALID
+        driver[CONF_NOTIFY_ACTION] = action
+    chats = str(raw.get(CONF_TELEGRAM_CHAT_IDS) or "").strip()
+    if chats:
+        try:
+            driver[CONF_TELEGRAM_CHAT_IDS] = ", ".join(str(c) for c in parse_chat_ids(chats))
+        except ValueError:
+            errors["base"] = DriverError.CHAT_IDS_INVALID
+    for key in (CONF_QUIET_START, CONF_QUIET_END, CONF_QUERY_TIME):
+        if raw.get(key):
+            driver[key] = cv.time(raw[key]).replace(microsecond=0).isoformat()
+    if (CONF_QUIET_START in driver) != (CONF_QUIET_END in driver):
+        errors["base"] = DriverError.QUIET_HOURS_INCOMPLETE
+    return driver, errors
 
 
 # Validation --------------------------------------------------------------------------------------
@@ -681,6 +739,8 @@ def validate_vehicle(
         errors[CONF_VEHICLE_MAX_CHARGE_KW] = FlowError.POWER_NOT_POSITIVE
     if not 1 <= user_input[CONF_VEHICLE_TARGET_SOC] <= 100:
         errors[CONF_VEHICLE_TARGET_SOC] = FlowError.TARGET_SOC_OUT_OF_RANGE
+    driver, driver_errors = validate_driver(user_input.get(CONF_DRIVER))
+    errors |= driver_errors
     if errors:
         return {}, errors
     departure = cv.time(user_input[CONF_VEHICLE_DEPARTURE])  # TimeSelector checked it
@@ -700,7 +760,7 @@ def validate_vehicle(
             user_input.get(CONF_VEHICLE_STALE_AFTER_MIN, DEFAULT_VEHICLE_STALE_AFTER_MIN)
         ),
         **{key: user_input[key] for key in optional if user_input.get(key)},
-    }, {}
+    } | ({CONF_DRIVER: driver} if driver else {}), {}
 
 
 def entry_unique_id(data: Mapping[str, Any]) -> str:

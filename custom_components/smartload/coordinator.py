@@ -31,6 +31,7 @@ from homeassistant.util import dt as dt_util
 
 from .actuator import ActuatorProblem, async_apply, planned_writes
 from .battery_buffer import BufferReport
+from .car_state import CarStates
 from .cars import CarManager
 from .const import (
     CONF_AUTOMATION,
@@ -60,6 +61,7 @@ from .inputs import (
     entry_settings,
     vehicle_configs,
 )
+from .notifier import DriverChannel
 from .planner.decision import decide
 from .planner.explain import render
 from .planner.forecast import LoadForecast
@@ -173,6 +175,11 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self.timeline = PlanTimeline(self)
         # today's realised slots against the threshold baseline (Savings today)
         self.realised = RealisedTracker()
+        # the drivers' departures, targets and boosts (a Store, loaded in _async_setup) and the
+        # channel to the drivers (questions, alerts, messages)
+        self.car_states = CarStates(hass, config_entry.entry_id, self.vehicles)
+        self.reader.car_states = self.car_states
+        self.drivers = DriverChannel(self)
         self.state_debouncer = Debouncer(
             hass,
             _LOGGER,
@@ -218,6 +225,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self._track_inputs()
         self.timeline.async_start()
         self.cars.async_start()
+        self.drivers.async_start()
 
     def next_tick(self, now: datetime) -> datetime:
         """The next cycle: the next multiple of the cycle length in the hour, a little after it.
@@ -276,6 +284,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             self._unsub_tracking()
             self._unsub_tracking = None
         self.state_debouncer.async_shutdown()
+        self.drivers.async_stop()
         for issue_id in self._issues:  # an entry that is gone has nothing to repair
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         self._issues.clear()
@@ -292,6 +301,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         await self.pv_error.async_load(dt_util.utcnow())
         await self.handback.async_load()
         await self.cars.async_load()
+        await self.car_states.async_load()
 
     # -- one cycle -----------------------------------------------------------------------------
     @override

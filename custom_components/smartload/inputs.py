@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE, STATE_UNKNOWN
@@ -85,6 +85,9 @@ from .planner.sources import (
 )
 from .price_actions import PriceAction
 from .spot_tariff import spot_tariff
+
+if TYPE_CHECKING:
+    from .car_state import CarStates
 
 # House load assumed until an energy meter has given two readings (≈ 4 400 kWh a year).
 DEFAULT_LOAD_KW = 0.5
@@ -251,6 +254,8 @@ class InputReader:
         self.load_reading_kw: float | None = None  # the consumption entity's latest reading
         # a stale car SoC's estimate (set by cars.py before each read): subentry id → SoC %
         self.soc_estimates: dict[str, float] = {}
+        # the drivers' run-time departures, targets and boosts (set by the coordinator)
+        self.car_states: CarStates | None = None
 
     # -- the entities the coordinator watches -------------------------------------------------
     def forecast_entities(self) -> list[str]:
@@ -524,19 +529,29 @@ class InputReader:
             if estimated:
                 soc_pct = min(max(self.soc_estimates[car.subentry_id], 0.0), 100.0)
             departure = next_departure(now, car.departure, self.hass.config.time_zone)
+            target_pct, boost_until, boost_target = car.target_soc_pct, 0, None
+            if self.car_states is not None:  # what the driver set: departure, target, boost
+                values = self.car_states.for_plan(car, now)
+                departure, target_pct = values.departure, values.target_soc_pct
+                if values.boost_until is not None:
+                    boost_until = max(0, -(-(values.boost_until - start) // SLOT))
+                    if values.boost_target_pct is not None:
+                        boost_target = car.capacity_kwh * values.boost_target_pct / 100
             slot = int((departure - start) // SLOT)
             cars.append(
                 VehicleInput(
                     name=car.name,
                     capacity_kwh=car.capacity_kwh,
                     soc_kwh=car.capacity_kwh * soc_pct / 100,
-                    target_soc_kwh=car.capacity_kwh * car.target_soc_pct / 100,
+                    target_soc_kwh=car.capacity_kwh * target_pct / 100,
                     max_charge_kw=car.max_charge_kw,
                     charge_efficiency=DEFAULT_VEHICLE_EFFICIENCY,
                     departure_slot=slot if 0 < slot < n else None,
                     priority=car.priority,
                     expected_use_kwh=car.daily_use_kwh,
                     soc_estimated=estimated,
+                    boost_until_slot=min(boost_until, n),
+                    boost_target_kwh=boost_target,
                 )
             )
         return tuple(cars)

@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 
+from .actions_car import async_setup_car_actions
 from .const import DOMAIN
 from .coordinator import SmartLoadConfigEntry
 from .inputs import VehicleConfig
@@ -73,3 +74,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
     from .actions_sequencer import async_setup_sequencer_actions  # imports this module
 
     async_setup_sequencer_actions(hass)  # the charge sequencer's override and resume
+    async_setup_car_actions(hass)
