@@ -15,8 +15,9 @@ from homeassistant.core import HomeAssistant
 from .coordinator import SmartLoadConfigEntry, summarize_plan
 from .inputs import summarize
 
-# SmartLoad stores no credentials; entity ids and tariffs are what a helper needs to see.
-TO_REDACT: set[str] = set()
+# SmartLoad stores no credentials; entity ids and tariffs are what a helper needs to see. How
+# to reach a driver (Telegram chat ids, a phone's notify action) is personal: redacted.
+TO_REDACT: set[str] = {"telegram_chat_ids", "notify_action"}
 
 
 async def async_get_config_entry_diagnostics(
