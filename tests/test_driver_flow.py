@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from unittest.mock import AsyncMock
 
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -23,6 +22,8 @@ from .test_config_flow import (  # noqa: F401 (fixtures)
     mock_setup,
 )
 
+pytestmark = pytest.mark.usefixtures("mock_setup")
+
 DRIVER = {
     "notify_action": "notify.mobile_app_pixel",
     "telegram_chat_ids": " 4242 ; -100123 ",
@@ -32,7 +33,7 @@ DRIVER = {
 }
 
 
-async def test_driver_section_is_stored(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
+async def test_driver_section_is_stored(hass: HomeAssistant) -> None:
     entry = _entry(hass)
     result = await _add_vehicle(hass, entry, {**VEHICLE_INPUT, "driver": DRIVER})
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -46,7 +47,7 @@ async def test_driver_section_is_stored(hass: HomeAssistant, mock_setup: AsyncMo
     }
 
 
-async def test_no_driver_section_stores_nothing(hass: HomeAssistant, mock_setup: AsyncMock) -> None:
+async def test_no_driver_section_stores_nothing(hass: HomeAssistant) -> None:
     entry = _entry(hass)
     result = await _add_vehicle(hass, entry, {**VEHICLE_INPUT, "driver": {}})
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -64,7 +65,7 @@ async def test_no_driver_section_stores_nothing(hass: HomeAssistant, mock_setup:
     ],
 )
 async def test_driver_section_errors(
-    hass: HomeAssistant, mock_setup: AsyncMock, driver: dict[str, Any], error: DriverError
+    hass: HomeAssistant, driver: dict[str, Any], error: DriverError
 ) -> None:
     entry = _entry(hass)
     result = await _add_vehicle(hass, entry, {**VEHICLE_INPUT, "driver": driver})
