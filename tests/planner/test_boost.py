@@ -10,8 +10,9 @@ from custom_components.smartload.planner import lp
 from custom_components.smartload.planner.decision import decide
 from custom_components.smartload.planner.explain import TEMPLATES, render
 from custom_components.smartload.planner.model import LoadpointMode
+from custom_components.smartload.planner.stability import situation_changed
 
-from .test_lp import car, home
+from .test_lp import ZERO, car, home
 
 DEAR_THEN_CHEAP = [0.50, 0.50, 0.10, 0.10, 0.10, 0.10, 0.10, 0.10]
 
@@ -76,3 +77,28 @@ def test_boost_respects_the_grid_limit() -> None:
     plan = lp.plan(home(DEAR_THEN_CHEAP, load=1.0, vehicles=(boosted,), max_import_kw=3.0))
     assert plan.status.value in ("optimal", "shortfall")
     assert np.allclose(plan.vehicles[0].charge_kw[:2], 2.0, atol=1e-6)
+
+
+def test_a_boost_is_a_new_situation_for_the_keep_rule() -> None:
+    v = car(soc_kwh=10.0, target_soc_kwh=12.0, capacity_kwh=20.0, departure_slot=8)
+    old = home(DEAR_THEN_CHEAP, vehicles=(v,))
+    boosted = home(DEAR_THEN_CHEAP, vehicles=(dataclasses.replace(v, boost_until_slot=4),))
+    shorter = home(DEAR_THEN_CHEAP, vehicles=(dataclasses.replace(v, boost_until_slot=3),))
+    to_target = home(
+        DEAR_THEN_CHEAP,
+        vehicles=(dataclasses.replace(v, boost_until_slot=3, boost_target_kwh=15.0),),
+    )
+    assert situation_changed(old, boosted) == "boost"  # starts
+    assert situation_changed(boosted, old) == "boost"  # ends
+    assert situation_changed(boosted, shorter) is None  # runs on
+    assert situation_changed(shorter, to_target) == "boost"  # another target
+
+
+def test_boost_with_a_minimum_charging_block() -> None:
+    v = car(soc_kwh=10.0, target_soc_kwh=12.0, capacity_kwh=20.0, departure_slot=8)
+    boosted = dataclasses.replace(v, boost_until_slot=6, boost_target_kwh=13.5)
+    settings = dataclasses.replace(ZERO, min_charge_block_minutes=60)
+    plan = lp.plan(home(DEAR_THEN_CHEAP, vehicles=(boosted,), settings=settings))
+    assert plan.status.value == "optimal"
+    assert np.allclose(plan.vehicles[0].charge_kw[:3], 4.0, atol=1e-6)
+    assert plan.vehicles[0].soc_kwh[3] >= 13.5 - 1e-6

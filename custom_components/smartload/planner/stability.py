@@ -5,9 +5,10 @@ between nearly equal plans: applied as they come, they flip the wallbox and the 
 15 minutes for cents. ``stabilise`` keeps the decision applied in the previous cycle unless
 
 - the situation changed (``situation_changed``): a car plugged in or out, a departure or target
-  changed, a price forecast revised by more than ``price_revision_eur_per_kwh`` in some slot, the
-  PV forecast revised by more than ``pv_revision_kwh`` over the horizon both plans share, or the
-  caller forces a change (boost, "re-plan now");
+  changed, a boost started, ended or changed its target, a price forecast revised by more than
+  ``price_revision_eur_per_kwh`` in some slot, the PV forecast revised by more than
+  ``pv_revision_kwh`` over the horizon both plans share, or the caller forces a change
+  (boost, "re-plan now");
 - or the new plan is materially better: the plan with the current slot fixed to the kept
   decision (``PlanInput.first_slot``, solved by the same planner) costs at least
   ``min_gain_eur`` more (objective: grid cost, penalties and the value of stored energy) than
@@ -109,6 +110,10 @@ def situation_changed(
             return "departure"
         if abs(before.target_soc_kwh - v.target_soc_kwh) > _TARGET_TOL_KWH:
             return "target"
+        if (before.boost_until_slot > 0) != (v.boost_until_slot > 0) or (
+            before.boost_target_kwh != v.boost_target_kwh
+        ):
+            return "boost"  # a boost starts, ends or changes its target: the driver overrides
     shift = round((new.start - old.start).total_seconds() / 60.0 / new.slot_minutes)
     if old.slot_minutes != new.slot_minutes or shift < 0:
         return "prices"
