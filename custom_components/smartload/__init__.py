@@ -115,4 +115,6 @@ async def _async_update_listener(hass: HomeAssistant, entry: SmartLoadConfigEntr
     elif runtime.coordinator.automation != runtime.automation:
         # switched on: re-plan and act now; switched off: re-plan so the entities say "advise"
         runtime.automation = runtime.coordinator.automation
+        if not runtime.automation:  # switched off: hand the actuators back at once
+            await runtime.coordinator.handback.async_hand_back(HandBackReason.AUTOMATION_OFF)
         await runtime.coordinator.async_request_refresh()
