@@ -131,3 +131,34 @@ async def test_readme_automations_are_valid(hass: HomeAssistant) -> None:
     assert len(states) == 3
     assert all(s.state == "on" for s in states), [(s.entity_id, s.state) for s in states]
     await hass.services.async_call("automation", "turn_off", {"entity_id": "all"}, blocking=True)
+
+
+async def test_readme_voice_boost_and_departure(hass: HomeAssistant, home: None) -> None:
+    """ "boost Model 3" and "set Model 3 departure to 6:30" through the README's sentence
+    triggers: the drivers' actions boost the car and move its departure."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "conversation", {})
+    automations = readme_automations()
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": [
+                automations["Voice: boost a car"],
+                automations["Voice: set a car's departure"],
+            ]
+        },
+    )
+    entry = await setup_entry(hass, make_entry())
+    coordinator = entry.runtime_data.coordinator
+    car = coordinator.vehicles[0]
+    assert coordinator.car_states.get(car.subentry_id).boost_until is None
+
+    response = await assist(hass, "boost Model 3")
+    assert response.speech["plain"]["speech"] == "Boosting Model 3"
+    assert coordinator.car_states.get(car.subentry_id).boost_until is not None
+
+    response = await assist(hass, "set Model 3 departure to 6:30")
+    assert response.speech["plain"]["speech"] == "Model 3 leaves at 6:30"
+    assert hass.states.get("time.model_3_departure").state == "06:30:00"
+    await hass.services.async_call("automation", "turn_off", {"entity_id": "all"}, blocking=True)
