@@ -533,3 +533,30 @@ async def test_unreadable_soc_plans_on_the_reading_since_plug_in(
     (car,) = coordinator.data.inputs.vehicles
     assert not car.soc_estimated and car.soc_kwh == pytest.approx(31.2)
     assert not [i for (d, _), i in ir.async_get(hass).issues.items() if d == DOMAIN]
+
+
+async def test_drivers_departure_and_boost_reorder_at_once(hass: HomeAssistant) -> None:
+    """A driver's set_departure and boost (the drivers' actions) move the queue at once."""
+    await setup_entry(hass, _two_cars(hass))
+    assert hass.states.get(NEXT_CAR).attributes["charging_now"] == "Model 3"
+
+    # Zoe must leave at 01:30 local (23:30 UTC): 20 kWh take 2 h, it is urgent now
+    await hass.services.async_call(
+        DOMAIN, "set_departure", {"vehicle": "Zoe", "time": "01:30:00"}, blocking=True
+    )
+    nxt = hass.states.get(NEXT_CAR)
+    assert nxt.attributes["charging_now"] == "Zoe"
+    assert nxt.attributes["reason"] == "urgent"
+
+    await hass.services.async_call(
+        DOMAIN, "set_departure", {"vehicle": "Zoe", "time": "09:00:00"}, blocking=True
+    )
+    assert hass.states.get(NEXT_CAR).attributes["charging_now"] == "Model 3"
+
+    await hass.services.async_call(DOMAIN, "boost", {"vehicle": "Zoe"}, blocking=True)
+    nxt = hass.states.get(NEXT_CAR)
+    assert nxt.attributes["charging_now"] == "Zoe"
+    assert nxt.attributes["reason"] == "boost"
+    assert hass.states.get(ZOE_POSITION).state == "1"
+    await hass.services.async_call(DOMAIN, "cancel_boost", {"vehicle": "Zoe"}, blocking=True)
+    assert hass.states.get(NEXT_CAR).attributes["charging_now"] == "Model 3"

@@ -48,7 +48,7 @@ from .const import (
     DOMAIN,
     EVENT_DRIVER_MESSAGE,
 )
-from .inputs import PLUGGED_ON, VehicleConfig, entry_settings, next_departure
+from .inputs import PLUGGED_ON, VehicleConfig, entry_settings
 from .planner.sequencer import (
     OVERRIDE_ENDED,
     STARVATION,
@@ -258,6 +258,8 @@ class CarManager:
                 )
             )
         self._unsubs.append(self.coordinator.async_add_listener(self._on_cycle))
+        # a departure, target or boost set by a driver: the order may change at once
+        self._unsubs.append(self.coordinator.car_states.async_add_listener(self._on_driver))
         self.evaluate_and_apply()
 
     async def async_shutdown(self) -> None:
@@ -337,6 +339,10 @@ class CarManager:
         self.evaluate_and_apply()
 
     @callback
+    def _on_driver(self) -> None:
+        self.evaluate_and_apply()
+
+    @callback
     def _on_timer(self, _now: datetime) -> None:
         self._unsub_timer = None
         self.evaluate_and_apply()
@@ -407,17 +413,10 @@ class CarManager:
         )
 
     def _status(self, car: VehicleConfig, now: datetime) -> CarStatus:
-        """The car for the sequencer: target and departure as the last plan had them."""
-        data = self.coordinator.data
-        planned = None
-        if data is not None and data.inputs is not None:
-            planned = next((v for v in data.inputs.vehicles if v.name == car.name), None)
-        target_kwh = car.capacity_kwh * car.target_soc_pct / 100
-        departure: datetime | None = next_departure(now, car.departure, self.hass.config.time_zone)
-        if planned is not None and data is not None and data.inputs is not None:
-            target_kwh = planned.target_soc_kwh
-            if planned.departure_slot is not None:
-                departure = data.inputs.slot_start(planned.departure_slot)
+        """The car for the sequencer: departure, target and boost as its driver set them."""
+        values = self.coordinator.car_states.for_plan(car, now)
+        target_kwh = car.capacity_kwh * values.target_soc_pct / 100
+        departure: datetime | None = values.departure
         est = self.estimate(car, now)
         soc_kwh = (
             car.capacity_kwh * est.soc_pct_planning / 100
@@ -439,6 +438,7 @@ class CarManager:
             departure=departure,
             priority=car.priority,
             planned_now=self._planned_now(car),
+            boosting=values.boost_until is not None,
         )
 
     # -- the sequencer -----------------------------------------------------------------------

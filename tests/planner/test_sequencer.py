@@ -186,3 +186,12 @@ def test_state_round_trip() -> None:
     assert SequencerState.from_dict({"override": {"until": "x"}, "queue": None}) == SequencerState()
     damaged = {"queue": 5, "notified": "starvation:a", "waiting_since": [1], "full_since": {"a": 3}}
     assert SequencerState.from_dict(damaged) == SequencerState()
+
+
+def test_boost_goes_before_the_car_on_the_wallbox_but_not_an_override() -> None:
+    cars = [car("a", plugged=True, departure=_min(150)), car("b", boosting=True)]
+    decision, state, _ = evaluate(cars, SequencerState(), T0)
+    assert decision.now == "b" and decision.reason == "boost"
+    state = set_override(state, "a", T0)
+    decision, _, _ = evaluate(cars, state, _min(1))
+    assert decision.now == "a" and decision.reason == "override"

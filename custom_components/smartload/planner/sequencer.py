@@ -3,7 +3,8 @@
 Several cars share one wallbox, and swapping them takes a person. ``evaluate`` orders the cars at
 home that still need charge:
 
-1. a manual override (until it expires, 90 min by default) puts its car first;
+1. a manual override (until it expires, 90 min by default) puts its car first, then a car
+   whose driver asked for a boost (earliest departure first);
 2. the car on the wallbox keeps it while it needs charge, unless a waiting car is *urgent* (it
    would miss its departure if it waited for the plugged car to finish) and the plugged car is
    not; among several plugged cars, the one the plan charges now comes first;
@@ -57,6 +58,7 @@ class CarStatus:
     departure: datetime | None = None
     priority: int = 3  # 1 = highest
     planned_now: bool = False  # the plan charges this car in the current slot
+    boosting: bool = False  # a driver asked for full power now (boost)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -130,7 +132,7 @@ class SequencerDecision:
     now: str | None  # the car that should be on the wallbox now (None: no car needs charge)
     next: str | None  # the one after it
     queue: tuple[str, ...]  # every car at home that needs charge, in order (``now`` first)
-    reason: str | None  # why ``now`` is first: override | on_wallbox | urgent | priority
+    reason: str | None  # why ``now`` is first: override | boost | on_wallbox | urgent | priority
     car_states: Mapping[str, str]  # car id → CarState value
     override: Override | None
     next_check: datetime | None  # when a timer runs out (evaluate again then)
@@ -311,6 +313,10 @@ def _order(
             order.insert(0, sitting)
         if order[0] is sitting:
             reason = "on_wallbox"
+    boosted = [c for c in order if c.boosting]
+    if boosted:  # a driver wants it now: before the car on the wallbox and the urgent ones
+        order = boosted + [c for c in order if not c.boosting]
+        reason = "boost"
     ids = [c.car_id for c in order]
     if override is not None and override.car_id in by_id:
         if override.car_id in ids:
