@@ -9,6 +9,7 @@ import numpy as np
 from custom_components.smartload.planner import lp
 from custom_components.smartload.planner.decision import decide
 from custom_components.smartload.planner.explain import TEMPLATES, render
+from custom_components.smartload.planner.fallback import fallback_plan
 from custom_components.smartload.planner.model import LoadpointMode
 from custom_components.smartload.planner.stability import situation_changed
 
@@ -102,3 +103,18 @@ def test_boost_with_a_minimum_charging_block() -> None:
     assert plan.status.value == "optimal"
     assert np.allclose(plan.vehicles[0].charge_kw[:3], 4.0, atol=1e-6)
     assert plan.vehicles[0].soc_kwh[3] >= 13.5 - 1e-6
+
+
+def test_the_fallback_plan_boosts_too() -> None:
+    v = car(soc_kwh=10.0, target_soc_kwh=12.0, capacity_kwh=20.0, departure_slot=8)
+    plain = fallback_plan(home(DEAR_THEN_CHEAP, vehicles=(v,)), "test")
+    assert np.allclose(plain.vehicles[0].charge_kw[:2], 0.0)  # waits for the cheap slots
+    boosted = dataclasses.replace(v, boost_until_slot=6, boost_target_kwh=13.5)
+    inputs = home(DEAR_THEN_CHEAP, vehicles=(boosted,))
+    plan = fallback_plan(inputs, "test")
+    assert plan.status.value == "fallback"
+    kw = plan.vehicles[0].charge_kw
+    assert np.allclose(kw[:4], [4.0, 4.0, 4.0, 2.0], atol=1e-6)
+    assert np.all(kw >= -1e-9)
+    assert decide(inputs, plan).loadpoint_mode is LoadpointMode.NOW
+    assert plan.why[0].key == "car_boost"

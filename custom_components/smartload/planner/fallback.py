@@ -2,13 +2,15 @@
 
 Rules (all transparent, all percentile/price based):
 
-- **Cars** (by priority, then earliest departure) take the cheapest wallbox capacity in their plug
-  window: a slot offers PV surplus the house does not use (costing the feed-in it forgoes) and grid
-  power (costing the import price); both are sorted by that cost and taken greedily until the
-  departure target is reached. A car without a departure in the horizon charges only from PV surplus
-  and in slots priced at or below the ``CAR_PERCENTILE`` of the horizon. Left-over PV surplus then
-  goes into cars up to ``target + expected_use`` (energy they will drive again). Power never exceeds
-  the car's maximum, the wallbox (shared) or the grid import limit.
+- **Cars** (a boosting car first, then by priority, then earliest departure) take the cheapest
+  wallbox capacity in their plug window: a slot offers PV surplus the house does not use (costing
+  the feed-in it forgoes) and grid power (costing the import price); both are sorted by that cost
+  and taken greedily until the departure target is reached. A car without a departure in the
+  horizon charges only from PV surplus and in slots priced at or below the ``CAR_PERCENTILE`` of
+  the horizon. Left-over PV surplus then goes into cars up to ``target + expected_use`` (energy
+  they will drive again). Power never exceeds the car's maximum, the wallbox (shared) or the grid
+  import limit. A car the driver boosts takes full power from now (PV surplus first, then the
+  grid, whatever the price) until its boost target or the boost's end, before any of that.
 - **The battery** runs in self-consumption (NORMAL). It charges from the grid (CHARGE) only in
   slots priced at or below the ``BATTERY_PERCENTILE`` of the horizon where a later price pays for
   the round trip (after efficiencies and wear), and in the cheapest slots needed to reach
@@ -126,18 +128,30 @@ def _plan_car(
     grid_cap = np.maximum(np.minimum(cap - pv_cap, grid_room), 0.0)
     target = min(vi.target_soc_kwh, vi.capacity_kwh)
     need = max(target - vi.soc_kwh, 0.0) / eff  # wallbox kWh
+    # a boost (the driver's override) first: full power from now, whatever the price
+    boost_pv, boost_grid = np.zeros(n), np.zeros(n)
+    if vi.boost_until_slot > 0:
+        top = vi.capacity_kwh if vi.boost_target_kwh is None else vi.boost_target_kwh
+        boost_need = max(min(top, vi.capacity_kwh) - vi.soc_kwh, 0.0) / eff
+        room = np.where(slots < vi.boost_until_slot, pv_cap + grid_cap, 0.0)
+        boost = _take_cheapest(boost_need, slots.astype(float), room, dt)  # earliest first
+        boost_pv = np.minimum(boost, pv_cap)
+        boost_grid = boost - boost_pv
+        pv_cap, grid_cap = pv_cap - boost_pv, grid_cap - boost_grid
+        need = max(need - float(boost.sum()) * dt, 0.0)
     if not deadline:
         grid_cap = np.where(p_in <= car_limit, grid_cap, 0.0)
     alloc = _take_cheapest(
         need, np.concatenate((p_out, p_in)), np.concatenate((pv_cap, grid_cap)), dt
     )
-    pv_kw, grid_kw = alloc[:n], alloc[n:]
+    pv_kw, grid_kw = alloc[:n] + boost_pv, alloc[n:] + boost_grid
     # left-over surplus: up to the energy the car will use again (earliest first, no cost order)
     ceiling = min(target + max(vi.expected_use_kwh, 0.0), vi.capacity_kwh)
     stored = vi.soc_kwh + (pv_kw.sum() + grid_kw.sum()) * dt * eff
     extra = max(ceiling - max(stored, target), 0.0) / eff
     if extra > _EPS:
-        pv_kw = pv_kw + _take_cheapest(extra, slots.astype(float), pv_cap - pv_kw, dt)
+        left = np.maximum(pv_cap - alloc[:n], 0.0)  # (pv_cap is net of the boost already)
+        pv_kw = pv_kw + _take_cheapest(extra, slots.astype(float), left, dt)
     return pv_kw, grid_kw
 
 
@@ -158,6 +172,7 @@ def _rule_plan(inputs: PlanInput, reason: str, t0: float) -> Plan:
     order = sorted(
         range(len(inputs.vehicles)),
         key=lambda i: (
+            inputs.vehicles[i].boost_until_slot <= 0,  # a boosting car first
             inputs.vehicles[i].priority,
             inputs.vehicles[i].departure_slot
             if inputs.vehicles[i].departure_slot is not None
