@@ -7,8 +7,8 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError, Unauthorized, UnknownUser
 from homeassistant.util import dt as dt_util
 import numpy as np
 import pytest
@@ -221,3 +221,41 @@ async def test_boost_ends_at_its_expiry(
     assert coordinator.car_states.get(coordinator.vehicles[0].subentry_id).boost_until is None
     assert car_input(entry).boost_until_slot == 0
     assert hass.states.get(MODE).state != "now"
+
+
+async def test_actions_check_the_calling_user(
+    hass: HomeAssistant, hass_admin_user: Any, hass_read_only_user: Any
+) -> None:
+    entry = await setup_entry(hass, make_entry())
+    data = {"vehicle": "Model 3", "time": "06:00"}
+    with pytest.raises(Unauthorized):
+        await hass.services.async_call(
+            DOMAIN,
+            "set_departure",
+            data,
+            blocking=True,
+            context=Context(user_id=hass_read_only_user.id),
+        )
+    with pytest.raises(Unauthorized):
+        await hass.services.async_call(
+            DOMAIN,
+            "boost",
+            {"vehicle": "Model 3"},
+            blocking=True,
+            context=Context(user_id=hass_read_only_user.id),
+        )
+    with pytest.raises(UnknownUser):
+        await hass.services.async_call(
+            DOMAIN,
+            "cancel_boost",
+            {"vehicle": "Model 3"},
+            blocking=True,
+            context=Context(user_id="nobody"),
+        )
+    assert hass.states.get(DEPARTURE).state == "07:00:00"
+    coordinator = entry.runtime_data.coordinator
+    assert coordinator.car_states.get(coordinator.vehicles[0].subentry_id).boost_until is None
+    await hass.services.async_call(
+        DOMAIN, "set_departure", data, blocking=True, context=Context(user_id=hass_admin_user.id)
+    )
+    assert hass.states.get(DEPARTURE).state == "06:00:00"

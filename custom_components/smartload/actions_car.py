@@ -1,15 +1,17 @@
 """The drivers' actions: ``set_departure``, ``boost`` and ``cancel_boost`` (each re-plans at once).
 
-The Boost button and the drivers' "Boost now" answers go through the same functions.
+The Boost button and the drivers' "Boost now" answers go through the same functions. A call made
+by a user (not by an automation) must come from a user allowed to control the car's entities.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from homeassistant.auth.permissions.const import POLICY_CONTROL
 from homeassistant.core import HomeAssistant, ServiceCall, callback
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.exceptions import ServiceValidationError, Unauthorized, UnknownUser
+from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
@@ -106,9 +108,22 @@ async def async_cancel_boost(coordinator: SmartLoadCoordinator, car: VehicleConf
     await coordinator.async_refresh()
 
 
-def _resolve(hass: HomeAssistant, call: ServiceCall) -> tuple[SmartLoadCoordinator, VehicleConfig]:
+async def _resolve(
+    hass: HomeAssistant, call: ServiceCall
+) -> tuple[SmartLoadCoordinator, VehicleConfig]:
+    """The car, once the calling user (when HA names one) may control its departure entity."""
     entry = services.entry_for_call(hass, call)
-    return entry.runtime_data.coordinator, services.vehicle_for_call(hass, entry, call)
+    car = services.vehicle_for_call(hass, entry, call)
+    if (user_id := call.context.user_id) is not None:
+        user = await hass.auth.async_get_user(user_id)
+        if user is None:
+            raise UnknownUser(context=call.context, permission=POLICY_CONTROL)
+        entity_id = er.async_get(hass).async_get_entity_id(
+            "time", DOMAIN, f"{car.subentry_id}_departure"
+        )
+        if entity_id is not None and not user.permissions.check_entity(entity_id, POLICY_CONTROL):
+            raise Unauthorized(context=call.context, entity_id=entity_id, permission=POLICY_CONTROL)
+    return entry.runtime_data.coordinator, car
 
 
 @callback
@@ -116,7 +131,7 @@ def async_setup_car_actions(hass: HomeAssistant) -> None:
     """Register the drivers' actions."""
 
     async def set_departure(call: ServiceCall) -> None:
-        coordinator, car = _resolve(hass, call)
+        coordinator, car = await _resolve(hass, call)
         await async_set_departure(
             coordinator,
             car,
@@ -126,13 +141,13 @@ def async_setup_car_actions(hass: HomeAssistant) -> None:
         )
 
     async def boost(call: ServiceCall) -> None:
-        coordinator, car = _resolve(hass, call)
+        coordinator, car = await _resolve(hass, call)
         await async_boost(
             coordinator, car, call.data.get(ATTR_DURATION), call.data.get(ATTR_TARGET_SOC)
         )
 
     async def cancel_boost(call: ServiceCall) -> None:
-        coordinator, car = _resolve(hass, call)
+        coordinator, car = await _resolve(hass, call)
         await async_cancel_boost(coordinator, car)
 
     hass.services.async_register(
