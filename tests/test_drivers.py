@@ -381,30 +381,51 @@ async def test_driver_messages_are_delivered_rate_limited(
             },
         )
 
-    fire("vacancy", other="Zoe")
+    fire("vacancy", name="Model 3", full_min=16, waiting_name="Zoe", waiting_needed_kwh=12.5)
     await hass.async_block_till_done()
     (call,) = phone
     assert call.data == {
-        "message": "Model 3 is charged but still plugged in while Zoe needs charge: "
-        "please swap the cars.",
+        "message": "Model 3 has been charged for 16 min but is still plugged in while Zoe needs "
+        "12.5 kWh: please swap the cars.",
         "title": "SmartLoad",
     }
-    fire("vacancy", other="Zoe")  # within 30 min: not again
+    fire("vacancy", waiting_name="Zoe")  # within 30 min: not again
     fire("unknown_kind")
     fire("starvation", entry_id="another-home")
     await hass.async_block_till_done()
     assert len(phone) == 1
 
-    fire("starvation")
+    fire("starvation", waited_min=61, needed_kwh=20.0, position=2)
     await hass.async_block_till_done()
     assert phone[-1].data["message"] == (
-        "Model 3 is waiting for the wallbox and still needs charge."
+        "Model 3 has been waiting for the wallbox for 61 min and still needs 20 kWh."
     )
     freezer.tick(timedelta(minutes=31))
-    fire("vacancy")  # no placeholders: "another car"
+    fire("vacancy")  # no placeholders: the short text
     await hass.async_block_till_done()
     assert len(phone) == 3
-    assert "while another car needs charge" in phone[-1].data["message"]
+    assert phone[-1].data["message"] == (
+        "Model 3 is charged but still plugged in while another car needs charge: "
+        "please swap the cars."
+    )
+
+
+async def test_driver_message_in_german(hass: HomeAssistant, phone: list[ServiceCall]) -> None:
+    hass.config.language = "de"
+    entry = await setup_entry(hass, driver_entry(notify_action="notify.mobile_app_pixel"))
+    hass.bus.async_fire(
+        "smartload_driver_message",
+        {
+            "config_entry_id": entry.entry_id,
+            "vehicle": entry.runtime_data.coordinator.vehicles[0].subentry_id,
+            "kind": "starvation",
+            "placeholders": {"waited_min": 75, "needed_kwh": 9.5},
+        },
+    )
+    await hass.async_block_till_done()
+    assert phone[-1].data["message"] == (
+        "Model 3 wartet seit 75 min auf die Wallbox und braucht noch 9,5 kWh."
+    )
 
 
 async def test_diagnostics_redact_how_to_reach_the_driver(

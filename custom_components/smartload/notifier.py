@@ -80,10 +80,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "(target {target_pct} %).",
         "fix_boost": " Boost now reaches {boost_pct} % by {departure}.",
         "fix_later": " Leaving at {full_time} reaches {target_pct} %.",
-        "starvation": "{vehicle} is waiting for the wallbox and still needs charge.",
-        "vacancy": "{vehicle} is charged but still plugged in while {other} needs charge: "
-        "please swap the cars.",
-        "other": "another car",
+        "starvation": "{vehicle} has been waiting for the wallbox for {waited_min} min and "
+        "still needs {needed_kwh} kWh.",
+        "starvation_short": "{vehicle} is waiting for the wallbox and still needs charge.",
+        "vacancy": "{vehicle} has been charged for {full_min} min but is still plugged in while "
+        "{waiting_name} needs {waiting_needed_kwh} kWh: please swap the cars.",
+        "vacancy_short": "{vehicle} is charged but still plugged in while another car needs "
+        "charge: please swap the cars.",
         "answer_departure": "{vehicle}: departure {departure}, planned.",
         "answer_boost": "{vehicle}: boost started.",
     },
@@ -96,10 +99,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "(Ziel {target_pct} %).",
         "fix_boost": " Boost jetzt erreicht {boost_pct} % bis {departure} Uhr.",
         "fix_later": " Abfahrt um {full_time} Uhr erreicht {target_pct} %.",
-        "starvation": "{vehicle} wartet auf die Wallbox und braucht noch Strom.",
-        "vacancy": "{vehicle} ist geladen, steckt aber noch, während {other} Strom braucht: "
-        "bitte tauscht die Autos.",
-        "other": "ein anderes Auto",
+        "starvation": "{vehicle} wartet seit {waited_min} min auf die Wallbox und braucht noch "
+        "{needed_kwh} kWh.",
+        "starvation_short": "{vehicle} wartet auf die Wallbox und braucht noch Strom.",
+        "vacancy": "{vehicle} ist seit {full_min} min geladen, steckt aber noch, während "
+        "{waiting_name} {waiting_needed_kwh} kWh braucht: bitte tauscht die Autos.",
+        "vacancy_short": "{vehicle} ist geladen, steckt aber noch, während ein anderes Auto Strom "
+        "braucht: bitte tauscht die Autos.",
         "answer_departure": "{vehicle}: Abfahrt {departure} Uhr, eingeplant.",
         "answer_boost": "{vehicle}: Boost gestartet.",
     },
@@ -244,6 +250,14 @@ class _Alerted:
     departure: datetime
     expected_pct: float
     when: datetime
+
+
+def _shown(value: Any, lang: str) -> str:
+    """A placeholder as text: a float without a trailing .0, with a decimal comma in German."""
+    if isinstance(value, float):
+        shown = str(int(value)) if value.is_integer() else f"{value:g}"
+        return shown.replace(".", ",") if lang.startswith("de") else shown
+    return str(value)
 
 
 def _pct(value: float) -> str:
@@ -620,14 +634,14 @@ class DriverChannel:
             return
         self._messaged[(car.subentry_id, kind)] = now
         placeholders = data.get("placeholders")
-        params = {"other": text(self._lang(), "other")}
+        params: dict[str, Any] = {}
         if isinstance(placeholders, Mapping):
-            params |= {str(k): str(v) for k, v in placeholders.items()}
+            params |= {str(k): _shown(v, self._lang()) for k, v in placeholders.items()}
         params["vehicle"] = car.name
         try:
             message = text(self._lang(), kind, **params)
-        except KeyError, ValueError:
-            message = text(self._lang(), kind, vehicle=car.name, other=params["other"])
+        except KeyError, ValueError, IndexError:  # the sender left out a placeholder
+            message = text(self._lang(), f"{kind}_short", vehicle=car.name)
         self.coordinator.config_entry.async_create_task(
             self.hass, self._send(car, message, None), name="smartload driver message"
         )
