@@ -187,3 +187,35 @@ async def test_savings_count_each_slot_once_and_reset_at_midnight(
     assert attrs["slots"] == 1
     assert attrs["since"] == NOW.isoformat()
     assert coordinator.realised.day == dt_util.as_local(NOW).date()
+
+
+async def test_savings_survive_a_restart(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, hass_storage: dict[str, Any]
+) -> None:
+    """The day's counted slots are stored and read back after a reload; a damaged Store starts
+    the count anew without stopping the entry."""
+    entry = await setup_entry(hass, make_entry())
+    freezer.move_to(NOW + Q + timedelta(seconds=5))
+    await entry.runtime_data.coordinator.async_refresh()
+    assert entry.runtime_data.coordinator.realised.slots
+    assert await hass.config_entries.async_reload(entry.entry_id)  # unload flushes the Store
+    await hass.async_block_till_done()
+    stored = hass_storage[f"{DOMAIN}.savings.{entry.entry_id}"]["data"]
+    assert [s["start"] for s in stored["slots"]] == [NOW.isoformat()]
+
+    coordinator = entry.runtime_data.coordinator
+    assert list(coordinator.realised.slots) == [NOW]  # read back
+    freezer.move_to(NOW + 2 * Q + timedelta(seconds=5))
+    await coordinator.async_refresh()  # counts 00:15 (the reload's own cycle began it)
+    freezer.move_to(NOW + 3 * Q + timedelta(seconds=5))
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    attrs = hass.states.get("sensor.smartload_savings_today").attributes
+    assert attrs["slots"] == 3  # 00:00 from before the restart, 00:15 and 00:30 after it
+    assert attrs["since"] == NOW.isoformat()
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass_storage[f"{DOMAIN}.savings.{entry.entry_id}"]["data"] = {"slots": [{"start": 1}]}
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.coordinator.realised.slots == {}

@@ -174,7 +174,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         # the past 24 h beside the plan and the plan's export, cached (the panel, get_plan)
         self.timeline = PlanTimeline(self)
         # today's realised slots against the threshold baseline (Savings today)
-        self.realised = RealisedTracker()
+        self.realised = RealisedTracker(hass, config_entry.entry_id)
         # the drivers' departures, targets and boosts (a Store, loaded in _async_setup) and the
         # channel to the drivers (questions, alerts, messages)
         self.car_states = CarStates(hass, config_entry.entry_id, self.vehicles)
@@ -290,6 +290,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self._issues.clear()
         self.history.async_clear_issue()
         await self.errors.async_flush()
+        await self.realised.async_flush()
         await self.pv_error.async_flush()
         await self.cars.async_shutdown()
         await super().async_shutdown()
@@ -302,6 +303,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         await self.handback.async_load()
         await self.cars.async_load()
         await self.car_states.async_load()
+        await self.realised.async_load()
 
     # -- one cycle -----------------------------------------------------------------------------
     @override

@@ -6,19 +6,25 @@ consumption reading, as the plan-error table counts it; without a consumption en
 value the plan used), PV (the PV power entity's reading, else the forecast for that slot), the
 battery's SoC at the slot's start and end, and per car whether it was plugged in and how much
 its SoC rose. ``planner.baseline.savings`` compares SmartLoad's realised cost with the threshold
-strategy's on the same slots. Slots are kept in memory for the local day (a restart starts the
-count anew, ``since`` says from when); the past week's prices give the threshold's limit.
+strategy's on the same slots. Slots are kept for the local day (``since`` says from when; a
+Store that cannot be read starts the count anew); the past week's prices give the threshold's
+limit. Both are kept in a ``Store`` (saved a minute after a change, flushed
+when the entry unloads), so a restart keeps the day's count.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
+import logging
+from typing import Any, Final
 
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
 import numpy as np
 
-from .const import SLOT
+from .const import DOMAIN, SLOT
 from .planner.baseline import (
     THRESHOLD_PERCENTILE,
     THRESHOLD_WINDOW_DAYS,
@@ -30,12 +36,16 @@ from .planner.baseline import (
 )
 from .planner.model import BatteryInput, PlanInput, VehicleInput
 
+_LOGGER = logging.getLogger(__name__)
+STORAGE_VERSION: Final = 1
+SAVE_DELAY_S: Final = 60
+
 COUNTED = (
     "Grid cost of today's counted slots: house load, PV, the battery (from its SoC) and the "
     "cars' charging (from their SoC) at the slots' prices, against the evcc-style threshold "
     "strategy on the same slots (each car gets the same energy per plug-in session, the battery "
     "in self-consumption); energy stored differently at the end is valued at the day's median "
-    "price. Not counted: slots before the last restart or without readable inputs."
+    "price. Not counted: slots while Home Assistant was down or the inputs were unreadable."
 )
 
 
@@ -52,16 +62,131 @@ class _Slot:
     cars: tuple[tuple[VehicleInput, bool, float], ...]  # the car, plugged in, kWh into it
 
 
-@dataclass(slots=True)
-class RealisedTracker:
-    """Today's realised slots and the past week's prices (one entry)."""
+def _slot_to_dict(slot: _Slot) -> dict[str, Any]:
+    b = slot.battery
+    return {
+        "start": slot.start.isoformat(),
+        "import_price": slot.import_price,
+        "export_price": slot.export_price,
+        "load_kw": slot.load_kw,
+        "pv_kw": slot.pv_kw,
+        "pv_measured": slot.pv_measured,
+        "battery": None
+        if b is None
+        else [
+            b.capacity_kwh,
+            b.soc_kwh,
+            b.min_soc_kwh,
+            b.max_soc_kwh,
+            b.max_charge_kw,
+            b.max_discharge_kw,
+            b.charge_efficiency,
+            b.discharge_efficiency,
+        ],
+        "battery_end_kwh": slot.battery_end_kwh,
+        "cars": [
+            [c.name, c.max_charge_kw, c.charge_efficiency, c.priority, plugged, kwh]
+            for c, plugged, kwh in slot.cars
+        ],
+    }
 
-    slots: dict[datetime, _Slot] = field(default_factory=dict)
-    prices: dict[datetime, float] = field(default_factory=dict)
-    result: Savings | None = None
-    day: date | None = None
-    pv_measured: bool = True
-    _previous: PlanInput | None = None
+
+def _slot_from_dict(raw: dict[str, Any]) -> _Slot:
+    b = raw["battery"]
+    battery = None
+    if b is not None:
+        cap, soc, low, high, charge, discharge, eta_c, eta_d = (float(x) for x in b)
+        battery = BatteryInput(
+            capacity_kwh=cap,
+            soc_kwh=soc,
+            min_soc_kwh=low,
+            max_soc_kwh=high,
+            max_charge_kw=charge,
+            max_discharge_kw=discharge,
+            charge_efficiency=eta_c,
+            discharge_efficiency=eta_d,
+        )
+    cars = tuple(
+        (
+            VehicleInput(
+                name=str(name),
+                capacity_kwh=0.0,
+                soc_kwh=0.0,
+                target_soc_kwh=0.0,
+                max_charge_kw=float(kw),
+                charge_efficiency=float(eta),
+                priority=int(priority),
+            ),
+            bool(plugged),
+            float(kwh),
+        )
+        for name, kw, eta, priority, plugged, kwh in raw["cars"]
+    )
+    end = raw["battery_end_kwh"]
+    start = dt_util.parse_datetime(raw["start"])
+    if start is None:
+        raise ValueError(raw["start"])
+    return _Slot(
+        start=start,
+        import_price=float(raw["import_price"]),
+        export_price=float(raw["export_price"]),
+        load_kw=float(raw["load_kw"]),
+        pv_kw=float(raw["pv_kw"]),
+        pv_measured=bool(raw["pv_measured"]),
+        battery=battery,
+        battery_end_kwh=None if end is None else float(end),
+        cars=cars,
+    )
+
+
+class RealisedTracker:
+    """Today's realised slots and the past week's prices (one entry), kept in a Store."""
+
+    def __init__(self, hass: HomeAssistant | None = None, entry_id: str = "") -> None:
+        """Nothing counted yet (``async_load`` reads the Store)."""
+        self.slots: dict[datetime, _Slot] = {}
+        self.prices: dict[datetime, float] = {}
+        self.result: Savings | None = None
+        self.day: date | None = None
+        self.pv_measured = True
+        self._previous: PlanInput | None = None
+        self._dirty = False
+        self.store: Store[dict[str, Any]] | None = (
+            Store(hass, STORAGE_VERSION, f"{DOMAIN}.savings.{entry_id}")
+            if hass is not None
+            else None
+        )
+
+    async def async_load(self) -> None:
+        """Read today's slots and the week's prices (unreadable: start anew, with a warning)."""
+        if self.store is None:
+            return
+        try:
+            raw = await self.store.async_load()
+            if raw:
+                self.day = date.fromisoformat(raw["day"]) if raw.get("day") else None
+                self.slots = {s.start: s for s in map(_slot_from_dict, raw.get("slots", []))}
+                self.prices = {
+                    when: float(p)
+                    for t, p in raw.get("prices", {}).items()
+                    if (when := dt_util.parse_datetime(t)) is not None
+                }
+        except Exception:  # a damaged file must not stop the entry
+            _LOGGER.warning("SmartLoad's savings count could not be read; it starts anew")
+            self.slots, self.prices, self.day = {}, {}, None
+
+    def _data(self) -> dict[str, Any]:
+        self._dirty = False
+        return {
+            "day": self.day.isoformat() if self.day else None,
+            "slots": [_slot_to_dict(self.slots[t]) for t in sorted(self.slots)],
+            "prices": {t.isoformat(): p for t, p in sorted(self.prices.items())},
+        }
+
+    async def async_flush(self) -> None:
+        """Write a pending change now (the entry unloads)."""
+        if self.store is not None and self._dirty:
+            await self.store.async_save(self._data())
 
     def observe(
         self, inputs: PlanInput, load_kw: float | None, pv_kw: float | None, tz: tzinfo
@@ -103,6 +228,9 @@ class RealisedTracker:
         for when in [t for t in self.prices if t < week]:
             del self.prices[when]
         self.result = self._savings(inputs)
+        if self.store is not None:
+            self._dirty = True
+            self.store.async_delay_save(self._data, SAVE_DELAY_S)
 
     def _savings(self, latest: PlanInput) -> Savings | None:
         slots = [self.slots[t] for t in sorted(self.slots)]
