@@ -12,6 +12,8 @@
 - ``--scenario FILE``: the answer to one scenario (``../shared/bench/README.md``) on stdout.
 - ``--check FILE...``: answers each scenario, checks the answer, lists the violations and exits
   non-zero if there are any.
+- ``--soak --days N [--start YYYY-MM-DD] [--data shared|fixture]``: the real integration through N
+  simulated days (``benchmarks/soak.py``); one JSON object.
 """
 
 from __future__ import annotations
@@ -237,7 +239,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     group.add_argument("--scenario", type=Path, metavar="FILE", help="answer one scenario")
     group.add_argument("--check", type=Path, nargs="+", metavar="FILE", help="check scenarios")
     group.add_argument("--solvers", action="store_true", help="compare solver backends")
+    group.add_argument("--soak", action="store_true", help="soak the integration (real HA)")
+    parser.add_argument("--days", type=int, default=30, help="--soak: simulated days")
+    parser.add_argument("--start", help="--soak: first local day (YYYY-MM-DD)")
+    parser.add_argument("--data", choices=("shared", "fixture"), help="--soak: data set")
     args = parser.parse_args(argv)
+    if args.soak:
+        from benchmarks import soak
+
+        report, code = soak.run(args.days, args.start, args.data)
+        print(json.dumps(report))
+        return code
     if args.scenario is not None:
         print(json.dumps(answer(args.scenario)))
         return 0
