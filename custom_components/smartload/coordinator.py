@@ -155,7 +155,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         # the cars' SoC tracks and the charge sequencer (loaded in _async_setup)
         self.cars = CarManager(hass, self)
         # the seasonal plan-error table (loaded in _async_setup, kept in a Store)
-        self.errors = ErrorTracker(hass, config_entry.entry_id)
+        self.errors = ErrorTracker(hass, config_entry.entry_id, config_entry.title)
         # the PV forecast's recent error against the PV power (kept in a Store)
         self.pv_error = StoredPvErrorTracker(hass, config_entry.entry_id)
         # what SmartLoad found on its actuators, and handing them back (loaded in _async_setup)

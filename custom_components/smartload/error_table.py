@@ -9,6 +9,7 @@ The table (``planner.errors``) is saved with a delay and flushed when the entry 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 import logging
 from typing import Any, Final, override
@@ -21,6 +22,7 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN, SLOT
 from .planner.errors import ErrorTable, Sample, from_dict, to_dict, update
 from .planner.model import PlanInput
+from .storage import async_load_store
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,9 +66,10 @@ def power_kw(hass: HomeAssistant, entity_id: str | None) -> float | None:
 class ErrorTracker:
     """One entry's table, its Store and the previous cycle's forecast."""
 
-    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+    def __init__(self, hass: HomeAssistant, entry_id: str, title: str = "SmartLoad") -> None:
         """Bind to one entry (load with ``async_load``)."""
         self.hass = hass
+        self.title = title
         self.store = ErrorTableStore(
             hass,
             STORAGE_VERSION,
@@ -79,12 +82,14 @@ class ErrorTracker:
         self._dirty = False
 
     async def async_load(self) -> None:
-        """Read the stored table (an unreadable one starts empty)."""
-        try:
-            raw = await self.store.async_load()
-        except Exception:  # a damaged file must not stop the entry
-            _LOGGER.warning("SmartLoad's plan-error table could not be read; it starts anew")
-            raw = None
+        """Read the stored table (an unusable one starts empty, with a repair)."""
+        raw = await async_load_store(
+            self.hass,
+            self.store,
+            name=self.title,
+            what="plan-error table",
+            valid=lambda data: isinstance(data, Mapping),
+        )
         self.table = from_dict(raw)
 
     def observe(self, inputs: PlanInput, load_kw: float | None, pv_kw: float | None) -> bool:

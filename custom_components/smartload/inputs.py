@@ -108,6 +108,7 @@ UNAVAILABLE = "input_unavailable"
 NOT_NUMERIC = "input_not_numeric"
 NOT_PLUGGED_STATE = "input_not_plugged_state"
 FORECAST_EMPTY = "forecast_empty"
+FORECAST_STALE = "forecast_stale"  # every interval has ended: the source stopped updating
 FORECAST_ACTION_FAILED = "forecast_action_failed"  # not blocking: the attributes stand in
 SOC_ESTIMATED = "soc_estimated"  # not blocking: the car's last reading (+ energy) stands in
 
@@ -133,6 +134,8 @@ class InputProblem:
             return f"the price forecast action for {self.entity_id} failed: {self.state}"
         if self.kind == FORECAST_EMPTY:
             return f"{self.entity_id} has no forecast in its attributes"
+        if self.kind == FORECAST_STALE:
+            return f"the forecast of {self.entity_id} ended at {self.state} (no longer updated)"
         if self.kind == UNAVAILABLE:
             return f"{self.entity_id} is {self.state}"
         if self.kind == NOT_PLUGGED_STATE:
@@ -388,9 +391,7 @@ class InputReader:
         n = int(conf.get(CONF_HORIZON_HOURS, DEFAULT_HORIZON_HOURS)) * 4
         n_known = min(n, known_slots(prices, start)) if prices else 0
         if prices is not None and n_known == 0:
-            problems.append(
-                InputProblem(kind=FORECAST_EMPTY, entity_id=conf[CONF_PRICE_ENTITY], state="")
-            )
+            problems.append(_no_forecast(conf[CONF_PRICE_ENTITY], prices, start))
 
         export_price = self._feed_in(conf, start, max(n, 1), problems)
         load_kw = self._load_kw(now, problems)
@@ -410,7 +411,9 @@ class InputReader:
         pv = None
         if pv_entity := conf.get(CONF_PV_FORECAST_ENTITY):
             pv = self._forecast(pv_entity, problems, pv=True)
-            if pv is not None:
+            if pv is not None and pv.end[-1] <= start:  # zero sun from a forecast that ended
+                problems.append(_no_forecast(pv_entity, pv, start))
+            elif pv is not None:
                 pv_kw = np.clip(to_slots(pv, start, n)[0], 0.0, None)
 
         battery = self._battery(conf, problems)
@@ -579,6 +582,15 @@ def pv_quantile(pv: Series | None, start: datetime, n: int, field: str) -> np.nd
         return None
     values, known = to_slots(pv, start, n, field=field)
     return np.clip(values, 0.0, None) if known.any() else None
+
+
+def _no_forecast(entity_id: str, series: Series, start: datetime) -> InputProblem:
+    """Why a forecast with values covers nothing from ``start``: it ended, or it has a gap."""
+    if series.end and series.end[-1] <= start:
+        return InputProblem(
+            kind=FORECAST_STALE, entity_id=entity_id, state=series.end[-1].isoformat()
+        )
+    return InputProblem(kind=FORECAST_EMPTY, entity_id=entity_id, state="")
 
 
 def summarize(inputs: PlanInput) -> dict[str, Any]:
