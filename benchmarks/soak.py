@@ -37,7 +37,17 @@ def run(days: int, start: str | None = None, data: str | None = None) -> tuple[d
             "SMARTLOAD_SOAK_REPORT": str(report),
         }
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/test_soak.py::test_soak", "-q", "-x"],
+            # records below WARNING are not kept by pytest's log capture: they would be its memory
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "tests/test_soak.py::test_soak",
+                "-q",
+                "-x",
+                "--log-level=WARNING",
+                "--show-capture=no",
+            ],
             cwd=ROOT,
             env=env,
             stdout=sys.stderr,

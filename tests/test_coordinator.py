@@ -26,8 +26,10 @@ from .conftest import (
     HOUSE,
     NOW,
     PRICE,
+    PV,
     make_entry,
     price_attributes,
+    pv_attributes,
     setup_entry,
 )
 
@@ -115,6 +117,7 @@ async def test_truncated_forecast_is_extended_from_remembered_prices(
     freezer.move_to(NOW + timedelta(days=1))
     later = [0.15] * 6
     hass.states.async_set(PRICE, "0.15", price_attributes(NOW + timedelta(days=1), later))
+    hass.states.async_set(PV, "0.0", pv_attributes(NOW + timedelta(days=1)))  # not stale
     await coordinator.async_refresh()
     inputs = coordinator.data.inputs
     assert coordinator.data.status is Status.OPTIMAL

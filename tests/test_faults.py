@@ -302,18 +302,19 @@ async def test_price_forecast_stale(
     caplog: pytest.LogCaptureFixture,
     service_calls: list[tuple[str, str, Any]],
 ) -> None:
-    """Yesterday's prices only: stale, a repair saying when the forecast ended, nothing written."""
+    """The price sensor stopped updating: its forecast ended. Stale, a repair saying when,
+    nothing written (until the hand-back's timeout, which is the failsafe's to test)."""
     entry = await running_home(hass, freezer)
     settings = actuator_states(hass)
     service_calls.clear()
-    freezer.move_to(NOW + timedelta(days=1))  # the price sensor stopped updating a day ago
-    hass.states.async_set(PV, "0.0", pv_attributes(NOW + timedelta(days=1)))
+    ended = NOW + timedelta(minutes=30)  # the forecast's last hour ends as the next slot begins
+    hass.states.async_set(PRICE, "0.15", price_attributes(ended - timedelta(hours=24), PRICES))
+    await next_cycle(hass, freezer)
     await next_cycle(hass, freezer)
     assert hass.states.get(STATUS).state == "stale_inputs"
     issue = smartload_issues(hass)[f"{entry.entry_id}_input_forecast_stale_{PRICE}"]
     assert issue.translation_key == "forecast_stale"
-    ended = datetime.fromisoformat(issue.translation_placeholders["state"])
-    assert ended == NOW + timedelta(hours=24)
+    assert datetime.fromisoformat(issue.translation_placeholders["state"]) == ended
     assert len(smartload_lines(caplog, "ended")) == 1
     assert service_calls == [] and actuator_states(hass) == settings
     now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -679,8 +680,10 @@ async def test_restart_mid_cycle(  # noqa: PLR0917
 ) -> None:
     """Unloaded while a cycle is in the solver: that cycle writes nothing; the next start plans.
 
-    The plan-error table learned so far is flushed at the stop and read back at the start.
+    The stop hands the actuators back (the failsafe's part); the interrupted cycle must not
+    write over that afterwards. The plan-error table is flushed at the stop and read back.
     """
+    found = actuator_states(hass)  # before SmartLoad takes over
     entry = await running_home(hass, freezer)
     coordinator = entry.runtime_data.coordinator
     samples = coordinator.errors.table.n_samples
@@ -703,12 +706,14 @@ async def test_restart_mid_cycle(  # noqa: PLR0917
             freezer.tick(timedelta(seconds=11))
         async_fire_time_changed(hass)
         assert await hass.async_add_executor_job(in_solver.wait, 10)
-        service_calls.clear()
         assert await hass.config_entries.async_unload(entry.entry_id)  # Home Assistant stops
+        handed_back = actuator_states(hass)
+        service_calls.clear()
         release.set()
         await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.state is ConfigEntryState.NOT_LOADED
     assert service_calls == []  # the interrupted cycle wrote nothing after the stop
+    assert actuator_states(hass) == handed_back == found
     stored = hass_storage[f"{DOMAIN}.error_table.{entry.entry_id}"]
     assert stored["data"]  # flushed
 

@@ -155,7 +155,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         # the cars' SoC tracks and the charge sequencer (loaded in _async_setup)
         self.cars = CarManager(hass, self)
         # the seasonal plan-error table (loaded in _async_setup, kept in a Store)
-        self.errors = ErrorTracker(hass, config_entry.entry_id, config_entry.title)
+        self.errors = ErrorTracker(hass, config_entry.entry_id)
         # the PV forecast's recent error against the PV power (kept in a Store)
         self.pv_error = StoredPvErrorTracker(hass, config_entry.entry_id)
         # what SmartLoad found on its actuators, and handing them back (loaded in _async_setup)
@@ -372,7 +372,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
 
         writes: tuple[str, ...] = ()
         problems: list[ActuatorProblem] = []
-        if acting := self.automation:
+        # a cycle still solving while the entry stopped (a debounced re-plan) writes nothing
+        if acting := self.automation and not self._shutdown_requested:
             buffer = self.reader.buffer.report
             wanted, problems = planned_writes(
                 self.hass,

@@ -66,10 +66,9 @@ def power_kw(hass: HomeAssistant, entity_id: str | None) -> float | None:
 class ErrorTracker:
     """One entry's table, its Store and the previous cycle's forecast."""
 
-    def __init__(self, hass: HomeAssistant, entry_id: str, title: str = "SmartLoad") -> None:
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
         """Bind to one entry (load with ``async_load``)."""
         self.hass = hass
-        self.title = title
         self.store = ErrorTableStore(
             hass,
             STORAGE_VERSION,
@@ -86,7 +85,6 @@ class ErrorTracker:
         raw = await async_load_store(
             self.hass,
             self.store,
-            name=self.title,
             what="plan-error table",
             valid=lambda data: isinstance(data, Mapping),
         )

@@ -31,6 +31,7 @@ from homeassistant.util import dt as dt_util
 
 from .actuator import ActuatorProblem, Write, async_apply, restore_write
 from .const import CONF_HANDBACK_PREFIX, DOMAIN, HANDBACK_RECORDED
+from .storage import async_load_store
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,11 +126,12 @@ class HandBack:
     # -- the Store -------------------------------------------------------------------------------
     async def async_load(self) -> None:
         """Read the takeovers a previous run left (an unreadable file starts empty)."""
-        try:
-            raw = await self.store.async_load()
-        except Exception:  # a damaged file must not stop the entry
-            _LOGGER.warning("SmartLoad's record of its actuators could not be read; it starts anew")
-            raw = None
+        raw = await async_load_store(
+            self.hass,
+            self.store,
+            what="record of the actuators it took over",
+            valid=lambda data: isinstance(data, dict),
+        )
         raw = raw if isinstance(raw, dict) else {}
         self.taken = {}
         for entity_id, item in (raw.get("taken") or {}).items():

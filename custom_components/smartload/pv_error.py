@@ -29,6 +29,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN
+from .storage import async_load_store
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -174,11 +175,12 @@ class StoredPvErrorTracker(PvErrorTracker):
     async def async_load(self, now: datetime) -> None:
         """Read the stored window; slots older than the window are dropped, a damaged file
         starts an empty window (logged)."""
-        try:
-            raw = await self.store.async_load()
-        except Exception:  # a damaged file must not stop the entry
-            _LOGGER.warning("SmartLoad's PV forecast error window is unreadable; it starts anew")
-            raw = None
+        raw = await async_load_store(
+            self.store.hass,
+            self.store,
+            what="PV forecast error window",
+            valid=lambda data: isinstance(data, dict),
+        )
         self.restore(raw)
         cutoff = now - timedelta(days=WINDOW_DAYS)
         while self.samples and self.samples[0].start <= cutoff:

@@ -38,14 +38,15 @@ async def async_load_store(
     hass: HomeAssistant,
     store: Store[Any],
     *,
-    name: str,
     what: str,
+    name: str | None = None,
     valid: Callable[[Any], bool] = lambda _: True,
 ) -> Any | None:
     """The Store's data, or None (nothing stored, or unusable: logged and a repair raised).
 
-    ``name``: the home's title (for the repair); ``what``: the data in plain English ("the
-    plan-error table"); ``valid``: whether loaded data have a usable shape.
+    ``what``: the data in plain English ("plan-error table"); ``name``: the home's title for
+    the repair (default: the title of the entry whose id ends the Store's key); ``valid``:
+    whether loaded data have a usable shape.
     """
     try:
         data = await store.async_load()
@@ -58,7 +59,12 @@ async def async_load_store(
     return data
 
 
-def _reset(hass: HomeAssistant, store: Store[Any], *, name: str, what: str, error: str) -> None:
+def _reset(
+    hass: HomeAssistant, store: Store[Any], *, name: str | None, what: str, error: str
+) -> None:
+    if name is None:
+        entry = hass.config_entries.async_get_entry(store.key.rpartition(".")[2])
+        name = entry.title if entry is not None else "SmartLoad"
     _LOGGER.warning(
         "SmartLoad could not use its stored %s (%s: %s); it starts anew", what, store.key, error
     )
