@@ -29,7 +29,7 @@ from custom_components.smartload.spot_tariff import (
     CONF_SPOT_VAT,
 )
 
-from .conftest import NOW, PRICE, make_entry, setup_entry
+from .conftest import NOW, PRICE, PV, make_entry, pv_attributes, setup_entry
 
 pytestmark = pytest.mark.usefixtures("home")
 
@@ -146,6 +146,7 @@ async def test_tibber_forecast_from_the_action(
     assert len(calls) == 1
     # later, the cache still reaches more than 12 h ahead: no call
     freezer.move_to(NOW + timedelta(hours=30))
+    hass.states.async_set(PV, "0.0", pv_attributes(NOW + timedelta(hours=30)))  # renewed
     await coordinator.async_refresh()
     assert len(calls) == 1
     inputs = coordinator.data.inputs
