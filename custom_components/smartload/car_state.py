@@ -24,6 +24,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, SLOT
 from .inputs import VehicleConfig, next_departure
+from .storage import async_load_store
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -119,11 +120,10 @@ class CarStates:
 
     async def async_load(self) -> None:
         """Read the stored values; a corrupt or foreign file leaves the defaults (logged)."""
-        try:
-            stored = await self._store.async_load()
-        except Exception as err:  # a corrupt file must not stop the home from planning
-            _LOGGER.warning("SmartLoad's car settings could not be read, defaults apply: %s", err)
-            return
+        # a corrupt, foreign or newer file: the defaults apply (logged, a repair issue)
+        stored = await async_load_store(
+            self.hass, self._store, what="car settings", valid=lambda d: isinstance(d, dict)
+        )
         cars = stored.get("cars") if isinstance(stored, dict) else None
         if not isinstance(cars, dict):
             return

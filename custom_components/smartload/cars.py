@@ -70,6 +70,7 @@ from .planner.soc import (
     on_reading,
     on_session_energy,
 )
+from .storage import async_load_store
 
 if TYPE_CHECKING:
     from .coordinator import CycleResult, SmartLoadCoordinator
@@ -167,10 +168,13 @@ class CarManager:
     # -- lifecycle --------------------------------------------------------------------------
     async def async_load(self) -> None:
         """The stored tracks and sequencer state, then what the entities say now."""
-        raw = await self.store.async_load() or {}
-        if not isinstance(raw, dict):  # damaged: start afresh rather than fail the setup
-            _LOGGER.warning("SmartLoad's stored car state is unreadable; starting afresh")
-            raw = {}
+        # damaged, foreign or newer: start afresh rather than fail the setup (a repair issue)
+        raw = (
+            await async_load_store(
+                self.hass, self.store, what="car state", valid=lambda d: isinstance(d, dict)
+            )
+            or {}
+        )
         stored = raw.get("tracks") if isinstance(raw.get("tracks"), dict) else {}
         now = dt_util.utcnow()
         for car in self.cars:

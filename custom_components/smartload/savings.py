@@ -35,6 +35,7 @@ from .planner.baseline import (
     threshold_limit,
 )
 from .planner.model import BatteryInput, PlanInput, VehicleInput
+from .storage import async_load_store
 
 _LOGGER = logging.getLogger(__name__)
 STORAGE_VERSION: Final = 1
@@ -161,8 +162,10 @@ class RealisedTracker:
         """Read today's slots and the week's prices (unreadable: start anew, with a warning)."""
         if self.store is None:
             return
+        raw = await async_load_store(
+            self.store.hass, self.store, what="savings count", valid=lambda d: isinstance(d, dict)
+        )
         try:
-            raw = await self.store.async_load()
             if raw:
                 self.day = date.fromisoformat(raw["day"]) if raw.get("day") else None
                 self.slots = {s.start: s for s in map(_slot_from_dict, raw.get("slots", []))}
