@@ -332,6 +332,25 @@ async def test_departure_at_risk_alerts_once_and_boost_answer(
     assert coordinator.data.decision.why.key == "car_boost"
 
 
+async def test_an_alert_is_not_repeated_after_a_restart(
+    hass: HomeAssistant, telegram: list[ServiceCall]
+) -> None:
+    hass.states.async_set(CAR_SOC, "10", {"unit_of_measurement": "%"})
+    entry = await setup_entry(hass, driver_entry(telegram_chat_ids=f"{CHAT}"))
+    await hass.services.async_call(
+        DOMAIN, "set_departure", {"vehicle": "Model 3", "time": "01:00"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert len(telegram) == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await entry.runtime_data.coordinator.async_refresh()  # a cycle with the channel listening
+    await hass.async_block_till_done()
+    assert hass.states.get(AT_RISK).state == "on"
+    assert len(telegram) == 1  # the same departure: told already
+
+
 async def test_no_risk_no_alert(hass: HomeAssistant, telegram: list[ServiceCall]) -> None:
     await setup_entry(hass, driver_entry(telegram_chat_ids=f"{CHAT}"))
     assert hass.states.get(AT_RISK).state == "off"

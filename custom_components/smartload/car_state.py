@@ -41,6 +41,11 @@ class CarRuntime:
     one_off_target_pct: float | None = None  # its target (None: the regular one)
     boost_until: datetime | None = None  # full power until then (UTC)
     boost_target_pct: float | None = None  # ... or until this SoC (None: until full)
+    # the last departure-at-risk alert (the drivers' channel): once per departure, also over a
+    # restart
+    alerted_departure: datetime | None = None
+    alerted_pct: float | None = None
+    alerted_at: datetime | None = None
     # the subentry's defaults these values were set against (an edited subentry resets them)
     default_departure: time | None = None
     default_target_pct: float | None = None
@@ -91,6 +96,9 @@ def _decode(raw: dict[str, Any], defaults: CarRuntime) -> CarRuntime:
         one_off_target_pct=pct("one_off_target_pct"),
         boost_until=when("boost_until"),
         boost_target_pct=pct("boost_target_pct"),
+        alerted_departure=when("alerted_departure"),
+        alerted_pct=pct("alerted_pct"),
+        alerted_at=when("alerted_at"),
         default_departure=clock("default_departure"),
         default_target_pct=pct("default_target_pct"),
     )

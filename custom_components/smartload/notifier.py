@@ -300,6 +300,14 @@ class DriverChannel:
             self.coordinator.async_add_listener(self._on_plan),
             self.coordinator.car_states.async_add_listener(self._schedule_boost_end),
         ]
+        for car in self._cars:  # the alerts already sent (kept over a restart)
+            state = self.coordinator.car_states.get(car.subentry_id)
+            if state.alerted_departure is not None and state.alerted_at is not None:
+                self._alerted[car.subentry_id] = _Alerted(
+                    departure=state.alerted_departure,
+                    expected_pct=state.alerted_pct or 0.0,
+                    when=state.alerted_at,
+                )
         reachable = [car for car in self._cars if self.driver(car).reachable]
         if plugged := {car.plugged_entity: car for car in reachable}:
             self._unsubs.append(
@@ -317,6 +325,8 @@ class DriverChannel:
                     )
                 )
         self._schedule_boost_end()
+        if self.coordinator.data is not None:  # the first plan came before this listener
+            self._on_plan()
 
     @callback
     def async_stop(self) -> None:
@@ -614,6 +624,14 @@ class DriverChannel:
         )
         if not await self._send(car, self.alert_text(car, risk), question):
             self._close(question)
+            return
+        sent = self._alerted[car.subentry_id]
+        await self.coordinator.car_states.async_update(
+            car.subentry_id,
+            alerted_departure=sent.departure,
+            alerted_pct=sent.expected_pct,
+            alerted_at=sent.when,
+        )
 
     # -- messages from others --------------------------------------------------------------------
     @callback
