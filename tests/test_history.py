@@ -256,7 +256,11 @@ async def test_without_statsmodels_the_profile_silently(
     assert fc is not None and fc.model == "profile"
     assert fc.mae_profile_kw is not None and fc.mae_sarima_kw is None
     assert hass.states.get("sensor.smartload_load_forecast").attributes["mae_sarima_kw"] is None
-    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert not [
+        r
+        for r in caplog.records
+        if r.levelname in ("WARNING", "ERROR") and r.name.startswith("custom_components.smartload")
+    ]
 
 
 @pytest.mark.usefixtures("recorded")
