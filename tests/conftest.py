@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+import logging
 from types import MappingProxyType
 from typing import Any
 
@@ -53,6 +54,15 @@ from custom_components.smartload.const import (
 # The planner's solver budget is wall time (time.perf_counter). Frozen time must not reach it: a
 # solve in the executor would otherwise see a deadline in another clock and give up at once.
 freezegun.configure(extend_ignore_list=["custom_components.smartload.planner"])
+
+# pytest-homeassistant-custom-component calls logging.basicConfig(INFO) and turns SQLAlchemy's
+# statement log on at import: a handler on the real stderr that pytest does not capture, which
+# floods the CI log with every SQL statement of the recorder tests. pytest's own log capture
+# (caplog, reports of failing tests) is unaffected.
+for _handler in list(logging.root.handlers):
+    if type(_handler) is logging.StreamHandler:
+        logging.root.removeHandler(_handler)
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 @pytest.fixture(autouse=True)
