@@ -152,6 +152,7 @@ class SoakReport:
     listeners_end: int = 0
     timers_start: int = 0
     timers_end: int = 0
+    timers_by_day: list[int] = field(default_factory=list)  # at each day's end
     store_bytes_day1: int = 0
     store_bytes_max: int = 0
     store_bytes_end: int = 0
@@ -176,6 +177,7 @@ class SoakReport:
             "listeners_end": self.listeners_end,
             "timers_start": self.timers_start,
             "timers_end": self.timers_end,
+            "timers_by_day": self.timers_by_day,
             "store_bytes_day1": self.store_bytes_day1,
             "store_bytes_max": self.store_bytes_max,
             "statuses": dict(sorted(self.statuses.items())),
@@ -505,8 +507,8 @@ class SoakHome:
         return sum(self.hass.bus.async_listeners().values())
 
     def timers(self) -> int:
-        """Scheduled timer handles in the loop."""
-        return len(getattr(self.hass.loop, "_scheduled", ()))
+        """Live timer handles in the loop (a cancelled one waits in the heap until it is due)."""
+        return sum(1 for h in getattr(self.hass.loop, "_scheduled", ()) if not h.cancelled())
 
     async def _fire(self, when: datetime) -> None:
         self.freezer.move_to(when)
@@ -557,6 +559,7 @@ class SoakHome:
                     size = self.store_bytes()
                     report.store_bytes_day1 = report.store_bytes_day1 or size
                     report.store_bytes_max = max(report.store_bytes_max, size)
+                    report.timers_by_day.append(self.timers())
             report.plans = plans
             gc.collect()
             report.rss_end_mb = rss_mb()
