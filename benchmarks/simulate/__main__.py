@@ -11,6 +11,9 @@ from pathlib import Path
 import sys
 import time
 
+from custom_components.smartload.planner.model import PlannerSettings
+from custom_components.smartload.planner.stability import StabilitySettings
+
 from .data import DEFAULT_LOAD, DEFAULT_PRICES, DEFAULT_PV, DEFAULT_TRIPS, load_replay, parse_time
 from .engine import Replay, RunResult, prepare, run
 from .home import HomeParams
@@ -19,7 +22,7 @@ from .prices_hook import price_extender
 from .report import markdown, summary, write_html
 from .strategies import DumbStrategy, MpcStrategy, ThresholdStrategy, run_perfect
 
-STRATEGIES = ("dumb", "threshold", "mpc", "perfect", "mpc-oracle", "mpc-buffer")
+STRATEGIES = ("dumb", "threshold", "mpc", "perfect", "mpc-oracle", "mpc-buffer", "mpc-unstable")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -78,6 +81,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "own floor, the home's battery minimum)",
     )
     parser.add_argument(
+        "--min-gain",
+        type=float,
+        default=StabilitySettings().min_gain_eur,
+        help="MPC: a new plan changes the applied decision only when it saves this many EUR "
+        "(0: no keep rule); mpc-unstable: none",
+    )
+    parser.add_argument(
+        "--min-block",
+        type=float,
+        default=PlannerSettings().min_charge_block_minutes,
+        help="MPC: a car's minimum charging block in minutes (0: none); mpc-unstable: none",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=1,
@@ -110,6 +126,8 @@ def run_all(
     expected_use_factor: float = 1.0,
     battery_reserve: float | None = None,
     reserve_enforced: bool = False,
+    min_gain: float = StabilitySettings().min_gain_eur,
+    min_block: float = PlannerSettings().min_charge_block_minutes,
 ) -> dict[str, RunResult]:
     """Run the named strategies on one replay."""
     results: dict[str, RunResult] = {}
@@ -129,9 +147,14 @@ def run_all(
                 results[name] = run(replay, DumbStrategy(), progress=progress)
             case "threshold":
                 results[name] = run(replay, ThresholdStrategy(replay), progress=progress)
-            case "mpc" | "mpc-oracle" | "mpc-buffer":
+            case "mpc" | "mpc-oracle" | "mpc-buffer" | "mpc-unstable":
+                # mpc-unstable: every new plan applied as it comes, no minimum block (before
+                # plan stability); the others as shipped
+                stable = name != "mpc-unstable"
                 factory = functools.partial(
                     MpcStrategy,
+                    settings=PlannerSettings(min_charge_block_minutes=min_block if stable else 0),
+                    stability=StabilitySettings(min_gain_eur=min_gain) if stable else None,
                     extend_prices=price_extender(min_horizon_h),
                     oracle=name == "mpc-oracle",
                     expected_use_factor=expected_use_factor,
@@ -188,6 +211,8 @@ def _simulate(args: argparse.Namespace, started: float):
         expected_use_factor=args.expected_use_factor,
         battery_reserve=args.battery_reserve,
         reserve_enforced=args.reserve_enforced,
+        min_gain=args.min_gain,
+        min_block=args.min_block,
     )
     result = summary(results, replay, time.perf_counter() - started)
     result["seed"] = args.seed
@@ -196,6 +221,8 @@ def _simulate(args: argparse.Namespace, started: float):
     result["min_horizon_h"] = args.min_horizon_h
     result["battery_reserve"] = args.battery_reserve
     result["reserve_enforced"] = args.reserve_enforced
+    result["min_gain_eur"] = args.min_gain
+    result["min_block_minutes"] = args.min_block
     return result, results, replay, data
 
 

@@ -219,6 +219,24 @@ class RunResult:
     trace: dict[str, FloatArray] = field(default_factory=dict)
     battery_initial_kwh: float = 0.0
     car_initial_kwh: dict[str, float] = field(default_factory=dict)
+    # per slot: how many actuator settings the decision changed against the previous slot's
+    # (loadpoint mode, smart cost limit, battery grid-charge limit, discharge lock): the writes
+    # SmartLoad's idempotent actuator layer would make
+    writes: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+
+def actuator_settings(decision: Decision) -> tuple[object, ...]:
+    """The values SmartLoad writes to the actuators for a decision (limits to 0.1 ct)."""
+
+    def limit(value: float | None) -> float | None:
+        return None if value is None else round(value, 3)
+
+    return (
+        decision.loadpoint_mode,
+        limit(decision.smart_cost_limit_eur_per_kwh),
+        limit(decision.battery_grid_charge_limit_eur_per_kwh),
+        decision.battery_discharge_locked,
+    )
 
 
 def initial_state(replay: Replay) -> SimState:
@@ -258,7 +276,9 @@ def run(
         departures=[],
         battery_initial_kwh=state.battery_soc_kwh,
         car_initial_kwh=dict(state.car_soc_kwh),
+        writes=np.zeros(m),
     )
+    previous: tuple[object, ...] | None = None
     dep_at: dict[int, list[str]] = {}
     ret_at: dict[int, list[tuple[str, float]]] = {}
     dep_lists: dict[str, IntArray] = {}
@@ -287,6 +307,10 @@ def run(
             dep_pos[name] = pos
             state.next_departure[name] = int(deps[pos]) if pos < len(deps) else None
         decision = strategy.decide(replay, state)
+        settings = actuator_settings(decision)
+        if previous is not None:
+            result.writes[i] = sum(a != b for a, b in zip(settings, previous, strict=True))
+        previous = settings
         slot_home = home
         # a strategy that sets the inverter's discharge reserve (above the hardware floor)
         floor = getattr(strategy, "inverter_reserve_kwh", None)

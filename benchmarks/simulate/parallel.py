@@ -62,6 +62,7 @@ def _tail(result: RunResult, skip: int, begin: int) -> RunResult:
         trace={k: v[skip:] for k, v in result.trace.items()},
         battery_initial_kwh=float(result.battery_soc_kwh[skip - 1]),
         car_initial_kwh={k: float(v[skip - 1]) for k, v in result.car_soc_kwh.items()},
+        writes=result.writes[skip:],
     )
 
 
@@ -105,4 +106,5 @@ def run_segmented(
         trace={k: np.concatenate([p.trace[k] for p in parts]) for k in first.trace},
         battery_initial_kwh=first.battery_initial_kwh,
         car_initial_kwh=first.car_initial_kwh,
+        writes=np.concatenate([p.writes for p in parts]),
     )

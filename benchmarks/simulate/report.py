@@ -47,6 +47,13 @@ def metrics(result: RunResult, replay: Replay) -> dict[str, Any]:
         "stored_energy_change_kwh": round(end_energy, 1),
         "runtime_s": round(result.runtime_s, 1),
     }
+    days = len(result.cost_eur) * dt / 24.0
+    if days > 0:
+        # plan stability: actuator writes and car charging starts (realised power from zero)
+        out["writes_per_day"] = (
+            round(float(np.sum(result.writes)) / days, 2) if len(result.writes) else None
+        )
+        out["charge_starts_per_day"] = round(charge_starts(result) / days, 2)
     if cap > 0:
         soc = result.battery_soc_kwh
         out["battery_soc_min_pct"] = round(100.0 * float(soc.min()) / cap, 2)
@@ -64,6 +71,16 @@ def metrics(result: RunResult, replay: Replay) -> dict[str, Any]:
         out["solve_ms_max"] = round(float(ms.max()), 1)
         out["solves"] = len(ms)
     return out
+
+
+def charge_starts(result: RunResult) -> int:
+    """How often a car's realised charging power rose from zero (the first slot counts when it
+    charges)."""
+    starts = 0
+    for kw in result.car_kw.values():
+        on = np.asarray(kw) > 1e-3
+        starts += int(on[0]) + int(np.sum(on[1:] & ~on[:-1]))
+    return starts
 
 
 def _pct(a: float, b: float) -> float | None:

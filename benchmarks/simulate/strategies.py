@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 import functools
 import math
 import time
@@ -33,6 +34,11 @@ from custom_components.smartload.planner.model import (
     PlannerSettings,
     VehicleInput,
     Why,
+)
+from custom_components.smartload.planner.stability import (
+    Applied,
+    StabilitySettings,
+    stabilise,
 )
 
 from .engine import Departure, Replay, RunResult, SimState, stored_energy_values
@@ -173,6 +179,12 @@ class MpcStrategy:
     realised PV (MAE / mean; past data only). ``enforce_reserve=True``: the inverter does not
     discharge below the cycle's minimum SoC (SmartLoad writes it as the inverter's reserve);
     otherwise the reserve only shapes the plan and the inverter discharges to its own floor.
+
+    ``stability``: the keep rule (``planner.stability``) as the coordinator runs it — the
+    decision applied in the previous slot is kept unless the new plan saves at least its
+    minimum gain or the situation changed; None: every new decision is applied as it comes.
+    Each car's ``charging_kw`` is what the previous decision charged it at (for the planner's
+    minimum charging block, ``settings.min_charge_block_minutes``).
     """
 
     def __init__(
@@ -193,8 +205,13 @@ class MpcStrategy:
         buffer: bool = False,
         buffer_error_days: int = 7,
         enforce_reserve: bool = False,
+        stability: StabilitySettings | None = None,
     ):
         self.name = name
+        self.stability = stability
+        self._applied: Applied | None = None
+        self._previous: Decision | None = None
+        self.kept = 0  # cycles in which the keep rule kept the applied decision
         self.reserve_soc = reserve_soc
         self.buffer = buffer
         self.buffer_error_days = buffer_error_days
@@ -398,16 +415,32 @@ class MpcStrategy:
 
     def decide(self, replay: Replay, state: SimState) -> Decision:
         """Forecast, plan, decide the current slot."""
-        inputs = self.plan_input(replay, state)
+        inputs = self._charging_now(self.plan_input(replay, state))
         started = time.perf_counter()
         try:
             plan = lp.plan(inputs)
         except ValueError:
             self.errors += 1
             self.solve_ms.append(float("nan"))
+            self._applied = self._previous = None
             return safe_decision(Why(key="idle"))
-        self.solve_ms.append((time.perf_counter() - started) * 1000.0)
         decision = decide(inputs, plan, 0, min_charge_kw=replay.home.wallbox_min_kw)
+        if self.stability is not None:
+            out = stabilise(
+                inputs,
+                plan,
+                decision,
+                self._applied,
+                solve=lp.plan,
+                settings=self.stability,
+                min_charge_kw=replay.home.wallbox_min_kw,
+            )
+            plan, decision = out.plan, out.decision
+            self.kept += out.kept
+            if not out.kept:
+                self._applied = Applied(decision=decision, inputs=inputs)
+        self._previous = decision
+        self.solve_ms.append((time.perf_counter() - started) * 1000.0)
         if self.enforce_reserve and inputs.battery is not None:
             self.inverter_reserve_kwh = inputs.battery.min_soc_kwh
         i = state.t - replay.first
@@ -427,6 +460,17 @@ class MpcStrategy:
         tr["loadpoint_mode"][i] = _MODE_CODE[decision.loadpoint_mode]
         tr["battery_mode"][i] = _BATTERY_CODE[decision.battery_mode]
         return decision
+
+    def _charging_now(self, inputs: PlanInput) -> PlanInput:
+        """Each car's power now: what the previous decision charged it at."""
+        prev = self._previous
+        if prev is None or prev.active_vehicle is None or prev.loadpoint_mode is LoadpointMode.OFF:
+            return inputs
+        vehicles = tuple(
+            replace(v, charging_kw=prev.vehicle_charge_kw) if v.name == prev.active_vehicle else v
+            for v in inputs.vehicles
+        )
+        return replace(inputs, vehicles=vehicles)
 
 
 def run_perfect(

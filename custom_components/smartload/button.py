@@ -40,7 +40,8 @@ class SmartLoadReplanButton(SmartLoadEntity, ButtonEntity):
 
     @override
     async def async_press(self) -> None:
-        """Run a cycle now; say so when no plan came out of it."""
+        """Run a cycle now and follow its plan as it is; say so when no plan came out of it."""
+        self.coordinator.stability.request_change()  # asked for: no keeping the course
         await self.coordinator.async_refresh()
         result = self.coordinator.data
         if result.status in (Status.STALE_INPUTS, Status.ERROR):

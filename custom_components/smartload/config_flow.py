@@ -124,6 +124,7 @@ from .notifier import (
     CONF_TELEGRAM_CHAT_IDS,
     parse_chat_ids,
 )
+from .plan_stability import STABILITY_DEFAULTS, stability_fields, stability_options
 from .spot_tariff import (
     CONF_SPOT_PRICES,
     CONF_SPOT_SURCHARGE,
@@ -469,6 +470,8 @@ def options_schema(extra: Mapping[vol.Marker, Any] | None = None) -> vol.Schema:
                 _number("min", minimum=MIN_HANDBACK_MINUTES, maximum=MAX_HANDBACK_MINUTES, step=5),
                 vol.Coerce(int),
             ),
+            # plan stability: minimum gain to change the applied decision, minimum charging block
+            **stability_fields(),
             **(extra or {}),
         }
     )
@@ -911,7 +914,9 @@ class SmartLoadOptionsFlow(OptionsFlowWithReload):
                 kept = {
                     k: v
                     for k, v in self.config_entry.options.items()
-                    if k not in SPOT_KEYS and not k.startswith(CONF_HANDBACK_PREFIX)
+                    if k not in SPOT_KEYS
+                    and not k.startswith(CONF_HANDBACK_PREFIX)
+                    and k not in STABILITY_DEFAULTS
                 }
                 return self.async_create_entry(
                     data={
@@ -922,6 +927,7 @@ class SmartLoadOptionsFlow(OptionsFlowWithReload):
                         CONF_LOAD_MODEL: str(user_input[CONF_LOAD_MODEL]),
                         **tariff,
                         **handback_options(user_input),
+                        **stability_options(user_input),
                     }
                 )
         current = {
@@ -930,6 +936,7 @@ class SmartLoadOptionsFlow(OptionsFlowWithReload):
             CONF_SPOT_SURCHARGE: DEFAULT_SPOT_SURCHARGE,
             CONF_SPOT_VAT: DEFAULT_SPOT_VAT,
             CONF_HANDBACK_MINUTES: DEFAULT_HANDBACK_MINUTES,
+            **STABILITY_DEFAULTS,
             **self.config_entry.options,
         }
         current[CONF_HORIZON_HOURS] = str(current[CONF_HORIZON_HOURS])

@@ -66,6 +66,14 @@ LOAD_MODEL_AUTO: Final = "auto"
 LOAD_MODEL_PROFILE: Final = "profile"
 LOAD_MODEL_SARIMA: Final = "sarima"
 LOAD_MODELS: Final = (LOAD_MODEL_AUTO, LOAD_MODEL_PROFILE, LOAD_MODEL_SARIMA)
+# plan stability (plan_stability.py): a new plan changes what is applied only when it saves at
+# least this much; a car's minimum charging block; a price revision that counts as new
+CONF_STABILITY_MIN_GAIN_EUR: Final = "stability_min_gain_eur"
+CONF_MIN_CHARGE_BLOCK_MINUTES: Final = "min_charge_block_minutes"
+CONF_REPLAN_PRICE_DELTA_CT: Final = "replan_price_delta_ct"
+DEFAULT_STABILITY_MIN_GAIN_EUR: Final = 0.10
+DEFAULT_MIN_CHARGE_BLOCK_MINUTES: Final = 30.0
+DEFAULT_REPLAN_PRICE_DELTA_CT: Final = 3.0
 
 DEFAULT_NAME: Final = "SmartLoad"
 DEFAULT_FEED_IN_PRICE: Final = 0.0796

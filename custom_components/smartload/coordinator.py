@@ -62,10 +62,9 @@ from .inputs import (
     vehicle_configs,
 )
 from .notifier import DriverChannel
-from .planner.decision import decide
+from .plan_stability import PlanStability
 from .planner.explain import render
 from .planner.forecast import LoadForecast
-from .planner.lp import plan as solve
 from .planner.model import Decision, Plan, PlanInput, PlanStatus
 from .planner.sources import floor_to_slot
 from .planner.windows import Window, WindowTracker
@@ -180,6 +179,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self.car_states = CarStates(hass, config_entry.entry_id, self.vehicles)
         self.reader.car_states = self.car_states
         self.drivers = DriverChannel(self)
+        # the applied decision across cycles: kept unless a new plan is materially better
+        self.stability = PlanStability(config_entry.options)
         self.state_debouncer = Debouncer(
             hass,
             _LOGGER,
@@ -331,6 +332,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         try:
             inputs = self.reader.read(now)
         except StaleInputsError as err:
+            self.stability.reset()
             self._report_inputs(err.problems + self.reader.warnings)
             self._report_actuators([], acting=False)
             return CycleResult(
@@ -355,8 +357,8 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
             self.pv_error.observe(inputs.start, float(inputs.pv_kw[0]), realised_pv)
 
         try:
-            plan = await self.hass.async_add_executor_job(solve, inputs)
-            decision = decide(inputs, plan) if plan.status is not PlanStatus.ERROR else None
+            inputs = self.stability.prepare(inputs)
+            plan, decision = await self.hass.async_add_executor_job(self.stability.plan, inputs)
             next_action = (
                 render(decision.why, self.hass.config.language, self._time_zone)
                 if decision is not None
@@ -413,6 +415,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         plan: Plan | None = None,
     ) -> CycleResult:
         """No plan to act on: log once, act on nothing."""
+        self.stability.reset()
         if reason != self.last_error:
             _LOGGER.error("SmartLoad could not plan (nothing is written): %s", reason, exc_info=err)
         else:

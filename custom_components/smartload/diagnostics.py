@@ -81,5 +81,6 @@ async def async_get_config_entry_diagnostics(
         "recent_writes": list(coordinator.recent_writes),
         # what SmartLoad found on the actuators it controls, the heartbeat, the last hand-back
         "handback": coordinator.handback.summary(),
+        "stability": coordinator.stability.diagnostics(),
         "last_error": coordinator.last_error,
     }
