@@ -65,6 +65,7 @@ from .notifier import DriverChannel
 from .plan_stability import PlanStability
 from .planner.explain import render
 from .planner.forecast import LoadForecast
+from .planner.lp import plan as solve
 from .planner.model import Decision, Plan, PlanInput, PlanStatus
 from .planner.sources import floor_to_slot
 from .planner.windows import Window, WindowTracker
@@ -358,7 +359,9 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
 
         try:
             inputs = self.stability.prepare(inputs)
-            plan, decision = await self.hass.async_add_executor_job(self.stability.plan, inputs)
+            plan, decision = await self.hass.async_add_executor_job(
+                self.stability.plan, inputs, solve
+            )
             next_action = (
                 render(decision.why, self.hass.config.language, self._time_zone)
                 if decision is not None

@@ -9,7 +9,7 @@ changes what is applied now when it saves at least the minimum gain or the situa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import dataclasses
 from typing import Any
 
@@ -119,9 +119,14 @@ class PlanStability:
             )
         return dataclasses.replace(inputs, settings=settings, vehicles=vehicles)
 
-    def plan(self, inputs: PlanInput) -> tuple[Plan, Decision | None]:
-        """Solve, decide and apply the keep rule. Blocking: call it in an executor job."""
-        plan = solve(inputs)
+    def plan(
+        self, inputs: PlanInput, solver: Callable[[PlanInput], Plan] = solve
+    ) -> tuple[Plan, Decision | None]:
+        """Solve (with ``solver``, the planner), decide and apply the keep rule.
+
+        Blocking: call it in an executor job.
+        """
+        plan = solver(inputs)
         if plan.status is PlanStatus.ERROR:
             self.reset()
             return plan, None
@@ -132,7 +137,7 @@ class PlanStability:
             plan,
             decision,
             self.applied,
-            solve=solve,
+            solve=solver,
             settings=self.settings,
             force=force or plan.status is PlanStatus.FALLBACK,
         )
