@@ -138,8 +138,7 @@ async def test_a_running_window_keeps_its_start_after_a_replan(
 async def test_no_plan_no_future_windows(hass: HomeAssistant) -> None:
     """Stale inputs: nothing is planned, so nothing lies ahead on the calendar."""
     entry = await setup_entry(hass, make_entry())
-    # (a car SoC that goes unavailable while plugged in is planned on its estimate: cars.py)
-    hass.states.async_set("sensor.day_ahead_price", "unavailable")
+    hass.states.async_set("sensor.model_3_soc", "unavailable")
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
     assert entry.runtime_data.coordinator.data.status == "stale_inputs"
