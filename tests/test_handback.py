@@ -6,13 +6,15 @@ from datetime import timedelta
 import json
 import logging
 import threading
+from types import MappingProxyType
 from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState, ConfigSubentry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_state_change_event
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -22,12 +24,14 @@ from custom_components.smartload.const import (
     CONF_HANDBACK_PREFIX,
     CONF_LOADPOINT_MODE_ENTITY,
     CONF_SMART_COST_LIMIT_ENTITY,
+    SUBENTRY_VEHICLE,
 )
 from custom_components.smartload.coordinator import Status
 from custom_components.smartload.handback import STORAGE_VERSION, storage_key
 
 from .conftest import (
     ACTUATORS,
+    CAR_DATA,
     COST_LIMIT,
     DISCHARGE,
     GRID_LIMIT,
@@ -420,3 +424,52 @@ async def test_watchdog_hands_back_when_a_cycle_hangs(
             release.set()
         await hass.async_block_till_done(wait_background_tasks=True)
         assert _values(hass) == before  # the released cycles failed: nothing written
+
+
+async def test_reload_of_its_own_keeps_control(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A car added reloads the entry: no hand-back and re-take (evcc would flip), the new run
+    plans first and keeps what the first takeover found."""
+    before = await _prepare(hass)
+    entry = await setup_entry(hass, make_entry())
+    await _took_control(hass, hass_storage, entry, before)
+    modes: list[str] = []
+
+    @callback
+    def _mode_changed(event: Event[EventStateChangedData]) -> None:
+        if (new := event.data["new_state"]) is not None:
+            modes.append(new.state)
+
+    unsub = async_track_state_change_event(hass, [MODE], _mode_changed)
+    hass.states.async_set("sensor.id_buzz_soc", "70", {"unit_of_measurement": "%"})
+    hass.states.async_set("binary_sensor.id_buzz_plugged", "off")
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType(
+                {
+                    **CAR_DATA,
+                    "soc_entity": "sensor.id_buzz_soc",
+                    "plugged_entity": "binary_sensor.id_buzz_plugged",
+                }
+            ),
+            subentry_type=SUBENTRY_VEHICLE,
+            title="ID. Buzz",
+            unique_id=None,
+        ),
+    )
+    await hass.async_block_till_done()
+    unsub()
+    assert len(entry.runtime_data.coordinator.vehicles) == 2  # reloaded
+    assert "minpv" not in modes  # never handed back in between
+    assert hass.states.get(MODE).state == "now"
+    handback = entry.runtime_data.coordinator.handback
+    assert handback.resumed and not handback.recovering  # planned, then wrote
+    assert _taken(hass_storage, entry)[MODE]["found"] == "minpv"
+
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": "switch.smartload_automation"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert _values(hass) == before

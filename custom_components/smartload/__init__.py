@@ -87,15 +87,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) ->
     entry.async_on_unload(async_track_time_interval(hass, _async_watchdog, WATCHDOG_INTERVAL))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if _setup_shape(entry) != shape:  # changed while this setup was planning
+        coordinator.handback.keep_on_unload = True
         hass.config_entries.async_schedule_reload(entry.entry_id)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) -> bool:
-    """Hand the actuators back, remove the entities; the coordinator shuts down with the entry."""
-    await entry.runtime_data.coordinator.handback.async_hand_back(
-        HandBackReason.UNLOADED, close=True
-    )
+    """Hand the actuators back (kept for a reload of SmartLoad's own), remove the entities; the
+    coordinator shuts down with the entry."""
+    handback = entry.runtime_data.coordinator.handback
+    if handback.keep_on_unload:
+        await handback.async_suspend()
+    else:
+        await handback.async_hand_back(HandBackReason.UNLOADED, close=True)
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
@@ -111,6 +115,7 @@ async def _async_update_listener(hass: HomeAssistant, entry: SmartLoadConfigEntr
     """
     runtime = entry.runtime_data
     if _setup_shape(entry) != runtime.setup_shape:
+        runtime.coordinator.handback.keep_on_unload = True  # the new run takes over the record
         hass.config_entries.async_schedule_reload(entry.entry_id)
     elif runtime.coordinator.automation != runtime.automation:
         # switched on: re-plan and act now; switched off: re-plan so the entities say "advise"

@@ -5,7 +5,10 @@ When SmartLoad first writes to an actuator it records the value it found there, 
 back — to that value, or to the safe value chosen per actuator in the options — when:
 
 - the automation switch is turned off,
-- the config entry is unloaded (also on disable, removal and reload) or Home Assistant stops,
+- the config entry is unloaded (also on disable and removal) or Home Assistant stops. When the
+  entry reloads itself because a setting or a car changed, the record is kept instead: the new
+  run plans first and writes only then (as after an unclean stop), so evcc does not flip back and
+  forth for a reload,
 - no trusted plan (the optimiser's or the rule-based fallback's) exists for a configurable time
   (default 45 minutes: stale inputs, or optimiser and fallback both failing); checked after each
   cycle and by a one-minute watchdog, so that a cycle that hangs cannot keep control either.
@@ -122,6 +125,9 @@ class HandBack:
         self.last: HandBackEvent | None = None
         self.recovering = False  # the Store held takeovers at start: SmartLoad did not stop
         self.closed = False  # unloading or stopping: no more takeovers
+        # the entry reloads itself (a setting or a car changed): keep control across the reload
+        self.keep_on_unload = False
+        self.resumed = False  # this run took over the record of a reload
 
     # -- the Store -------------------------------------------------------------------------------
     async def async_load(self) -> None:
@@ -146,7 +152,13 @@ class HandBack:
                 _LOGGER.debug("Skipping an unreadable takeover of %s", entity_id)
         self.last_success = _parse_time(raw.get("last_success"))
         self.recovering = bool(self.taken)
-        if self.recovering:
+        self.resumed = bool(raw.get("suspended")) and self.recovering
+        if self.resumed:
+            _LOGGER.info(
+                "SmartLoad reloaded and keeps control of %s once it has planned",
+                ", ".join(sorted(self.taken)),
+            )
+        elif self.recovering:
             _LOGGER.warning(
                 "SmartLoad did not stop cleanly and still controls %s; it plans before it writes "
                 "anything, and hands them back if it cannot plan",
@@ -164,6 +176,16 @@ class HandBack:
             await self.store.async_save(self._data())
         except Exception:  # a full disk must not break a cycle; the takeover stays in memory
             _LOGGER.exception("SmartLoad could not save its record of the actuators")
+
+    async def async_suspend(self) -> None:
+        """The entry reloads: write nothing more, keep the record for the next run (which plans
+        before it writes, or hands back at once if it cannot plan)."""
+        self.closed = True
+        try:
+            await self.store.async_save({**self._data(), "suspended": True})
+        except Exception:  # the record in memory is lost with this run: hand back instead
+            _LOGGER.exception("SmartLoad could not save its record of the actuators")
+            await self.async_hand_back(HandBackReason.UNLOADED)
 
     async def async_remove(self) -> None:
         """The entry is removed: its record goes with it."""
