@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.smartload.planner.explain import render
 from custom_components.smartload.planner.model import BatteryMode, Plan
 
-from .conftest import NOW, make_entry, setup_entry
+from .conftest import NOW, PRICE, make_entry, setup_entry
 
 pytestmark = pytest.mark.usefixtures("home")
 
@@ -138,7 +138,7 @@ async def test_a_running_window_keeps_its_start_after_a_replan(
 async def test_no_plan_no_future_windows(hass: HomeAssistant) -> None:
     """Stale inputs: nothing is planned, so nothing lies ahead on the calendar."""
     entry = await setup_entry(hass, make_entry())
-    hass.states.async_set("sensor.model_3_soc", "unavailable")
+    hass.states.async_set(PRICE, "unavailable")  # a car SoC no longer blocks (it is estimated)
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
     assert entry.runtime_data.coordinator.data.status == "stale_inputs"
