@@ -11,7 +11,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -490,6 +490,49 @@ async def test_stale_without_a_meter_follows_the_plan(
     await _advance(hass, freezer, seconds=STATE_CHANGE_DEBOUNCE_S + 1)
     (car,) = entry.runtime_data.coordinator.data.inputs.vehicles
     assert not car.soc_estimated  # the reading is all there is
+
+
+async def test_unreadable_soc_plans_on_the_reading_since_plug_in(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, service_calls: list[Any]
+) -> None:
+    """The car's SoC goes unavailable (its API sleeps) while it charges: the reading since it
+    was plugged in plus the energy delivered stands in, with a repair issue; after a new plug-in
+    there is no reading to stand in, and nothing is planned on a guess."""
+    hass.states.async_set(POWER, "11", {"unit_of_measurement": "kW"})
+    entry = await setup_entry(hass, _entry({CONF_VEHICLE_CHARGE_POWER_ENTITY: POWER}))
+    coordinator = entry.runtime_data.coordinator
+    await _advance(hass, freezer, minutes=6)
+    hass.states.async_set(CAR_SOC, "unavailable")
+    await _advance(hass, freezer, seconds=STATE_CHANGE_DEBOUNCE_S + 1)
+    assert coordinator.data.status.value == "optimal"
+    (car,) = coordinator.data.inputs.vehicles
+    assert car.soc_estimated
+    delivered = 11 * (6 * 60 + STATE_CHANGE_DEBOUNCE_S + 1) / 3600
+    assert car.soc_kwh == pytest.approx(24.0 + delivered * 0.9 * 0.9, abs=0.01)
+    issues = {
+        i.translation_key: i
+        for (domain, _), i in ir.async_get(hass).issues.items()
+        if domain == DOMAIN
+    }
+    assert set(issues) == {"soc_estimated"}
+    assert issues["soc_estimated"].translation_placeholders["entity_id"] == CAR_SOC
+
+    # unplugged and plugged in again: the old reading may predate a drive
+    hass.states.async_set(CAR_PLUGGED, "off")
+    await hass.async_block_till_done()
+    hass.states.async_set(CAR_PLUGGED, "on")
+    await _advance(hass, freezer, seconds=STATE_CHANGE_DEBOUNCE_S + 1)
+    assert coordinator.data.status.value == "stale_inputs"
+    keys = {i.translation_key for (d, _), i in ir.async_get(hass).issues.items() if d == DOMAIN}
+    assert keys == {"input_unavailable"}
+
+    # the car reports again: planned on the reading, the issue gone
+    hass.states.async_set(CAR_SOC, "52", {"unit_of_measurement": "%"})
+    await _advance(hass, freezer, seconds=STATE_CHANGE_DEBOUNCE_S + 1)
+    assert coordinator.data.status.value == "optimal"
+    (car,) = coordinator.data.inputs.vehicles
+    assert not car.soc_estimated and car.soc_kwh == pytest.approx(31.2)
+    assert not [i for (d, _), i in ir.async_get(hass).issues.items() if d == DOMAIN]
 
 
 async def test_drivers_departure_and_boost_reorder_at_once(hass: HomeAssistant) -> None:

@@ -149,6 +149,9 @@ class CarManager:
         self.decision: SequencerDecision | None = None
         self._stale: dict[str, bool] = {}
         self._tracks: dict[str, SocTrack] = {}  # as last evaluated
+        # when each car was plugged in (None: not plugged): a SoC read before that is no
+        # stand-in for an unreadable one (the car may have driven since)
+        self.plugged_at: dict[str, datetime | None] = {}
         self._seen: CycleResult | None = None
         self._unsubs: list[Callable[[], None]] = []
         self._unsub_timer: Callable[[], None] | None = None
@@ -178,6 +181,9 @@ class CarManager:
             data = stored.get(car.subentry_id) if stored else None
             track = SocTrack.from_dict(data) if isinstance(data, dict) else SocTrack()
             self.tracks[car.subentry_id] = self._resume(car, track, now)
+        plugged_at = raw.get("plugged_at") if isinstance(raw.get("plugged_at"), dict) else {}
+        for car in self.cars:
+            self.plugged_at[car.subentry_id] = self._plugged_at(car, plugged_at)
         ids = {c.subentry_id for c in self.cars}
         state = SequencerState.from_dict(raw.get("sequencer") or {})
         if state.override is not None and state.override.car_id not in ids:
@@ -188,6 +194,20 @@ class CarManager:
             waiting_since={k: v for k, v in state.waiting_since.items() if k in ids},
             full_since={k: v for k, v in state.full_since.items() if k in ids},
         )
+
+    def _plugged_at(self, car: VehicleConfig, stored: dict[str, Any]) -> datetime | None:
+        """Since when the car is plugged in: as stored, else since its plug state changed."""
+        if not self._plugged(car):
+            return None
+        raw = stored.get(car.subentry_id)
+        try:
+            when = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+        except ValueError:
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return when
+        state = self.hass.states.get(car.plugged_entity)
+        return state.last_changed if state is not None else dt_util.utcnow()
 
     def _resume(self, car: VehicleConfig, track: SocTrack, now: datetime) -> SocTrack:
         """A stored track brought up to the entities' current states.
@@ -264,6 +284,7 @@ class CarManager:
         return {
             "tracks": {k: v.as_dict() for k, v in self.tracks.items()},
             "sequencer": self.state.as_dict(),
+            "plugged_at": {k: v.isoformat() for k, v in self.plugged_at.items() if v is not None},
         }
 
     # -- listeners ---------------------------------------------------------------------------
@@ -287,6 +308,12 @@ class CarManager:
                     track = on_session_energy(track, kwh)
             elif entity_id == car.charge_power_entity and not car.session_energy_entity:
                 track = on_power(track, max(_power_kw(new) or 0.0, 0.0), now)
+            if entity_id == car.plugged_entity:
+                plugged = self._plugged(car)
+                if not plugged:
+                    self.plugged_at[car.subentry_id] = None
+                elif self.plugged_at.get(car.subentry_id) is None:
+                    self.plugged_at[car.subentry_id] = now
             self.tracks[car.subentry_id] = track
         self.evaluate_and_apply(now)
 
@@ -339,6 +366,7 @@ class CarManager:
             efficiency=DEFAULT_VEHICLE_EFFICIENCY,
             stale_after=timedelta(minutes=car.stale_after_min),
             charging=hint,
+            unreadable=_number(self.hass.states.get(car.soc_entity)) is None,
         )
 
     def planning_socs(self, now: datetime) -> dict[str, float]:
@@ -347,6 +375,23 @@ class CarManager:
         for car in self.cars:
             est = self.estimate(car, now)
             if est.estimated and est.soc_pct_planning is not None:
+                found[car.subentry_id] = est.soc_pct_planning
+        return found
+
+    def fallback_socs(self, now: datetime) -> dict[str, float]:
+        """What stands in for a SoC that cannot be read: subentry id → the planner's SoC %.
+
+        Only a reading taken while the car has been plugged in counts (plus the energy delivered
+        since): one from before may predate a drive.
+        """
+        found: dict[str, float] = {}
+        for car in self.cars:
+            track = self.tracks.get(car.subentry_id, SocTrack())
+            since = self.plugged_at.get(car.subentry_id)
+            if track.read_at is None or since is None or track.read_at < since:
+                continue
+            est = self.estimate(car, now)
+            if est.soc_pct_planning is not None:
                 found[car.subentry_id] = est.soc_pct_planning
         return found
 

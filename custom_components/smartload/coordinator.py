@@ -329,6 +329,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         pv_power = conf.get(CONF_PV_POWER_ENTITY) or None
         self.reader.pv_recent_error = self.pv_error.relative_error() if pv_power else None
         self.reader.soc_estimates = self.cars.planning_socs(now)  # stale SoCs: their estimate
+        self.reader.soc_fallbacks = self.cars.fallback_socs(now)  # unreadable SoCs: the same
         try:
             inputs = self.reader.read(now)
         except StaleInputsError as err:

@@ -110,6 +110,7 @@ NOT_PLUGGED_STATE = "input_not_plugged_state"
 FORECAST_EMPTY = "forecast_empty"
 FORECAST_STALE = "forecast_stale"  # every interval has ended: the source stopped updating
 FORECAST_ACTION_FAILED = "forecast_action_failed"  # not blocking: the attributes stand in
+SOC_ESTIMATED = "soc_estimated"  # not blocking: the car's last reading (+ energy) stands in
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -123,10 +124,12 @@ class InputProblem:
     @property
     def blocking(self) -> bool:
         """False: reported (a repair issue), but the cycle plans on a fallback."""
-        return self.kind != FORECAST_ACTION_FAILED
+        return self.kind not in (FORECAST_ACTION_FAILED, SOC_ESTIMATED)
 
     def describe(self) -> str:
         """One English line for the log and the status sensor."""
+        if self.kind == SOC_ESTIMATED:
+            return f"{self.entity_id} is {self.state}; SmartLoad plans on the car's estimated SoC"
         if self.kind == FORECAST_ACTION_FAILED:
             return f"the price forecast action for {self.entity_id} failed: {self.state}"
         if self.kind == FORECAST_EMPTY:
@@ -259,6 +262,9 @@ class InputReader:
         self.soc_estimates: dict[str, float] = {}
         # the drivers' run-time departures, targets and boosts (set by the coordinator)
         self.car_states: CarStates | None = None
+        # what stands in for a car SoC that cannot be read (a reading since the car was plugged
+        # in, plus the energy delivered since; set by cars.py): subentry id → SoC %
+        self.soc_fallbacks: dict[str, float] = {}
 
     # -- the entities the coordinator watches -------------------------------------------------
     def forecast_entities(self) -> list[str]:
@@ -525,11 +531,21 @@ class InputReader:
         for car in vehicle_configs(self.entry):
             if not self.plugged(car.plugged_entity, problems):
                 continue
-            if (reading := self._number(car.soc_entity, problems)) is None:
+            soc_problems: list[InputProblem] = []
+            reading = self._number(car.soc_entity, soc_problems)
+            fallback = self.soc_fallbacks.get(car.subentry_id)
+            estimated = car.subentry_id in self.soc_estimates
+            if reading is None and fallback is not None:  # the estimate stands in, reported
+                self.warnings += tuple(
+                    InputProblem(kind=SOC_ESTIMATED, entity_id=p.entity_id, state=p.state)
+                    for p in soc_problems
+                )
+                reading, estimated = (fallback, "%"), True
+            problems.extend(soc_problems if reading is None else ())
+            if reading is None:
                 continue
             soc_pct = min(max(reading[0], 0.0), 100.0)
-            estimated = car.subentry_id in self.soc_estimates
-            if estimated:
+            if car.subentry_id in self.soc_estimates:
                 soc_pct = min(max(self.soc_estimates[car.subentry_id], 0.0), 100.0)
             departure = next_departure(now, car.departure, self.hass.config.time_zone)
             target_pct, boost_until, boost_target = car.target_soc_pct, 0, None

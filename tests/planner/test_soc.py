@@ -99,3 +99,12 @@ def test_round_trip_through_a_dict() -> None:
     again = SocTrack.from_dict(track.as_dict())
     assert again == track
     assert SocTrack.from_dict({"read_at": "garbage", "soc_pct": "x"}) == SocTrack()
+
+
+def test_unreadable_reading_is_stale_at_once_and_adds_the_energy() -> None:
+    track = on_power(on_reading(SocTrack(), 40.0, T0), 11.0, T0)
+    est = estimate(track, _min(6), capacity_kwh=CAP, efficiency=1.0, unreadable=True)
+    assert est.stale and est.estimated
+    assert est.soc_pct == pytest.approx(40 + 100 * 1.1 / CAP, abs=0.01)
+    idle = estimate(on_reading(SocTrack(), 40.0, T0), _min(6), capacity_kwh=CAP, unreadable=True)
+    assert idle.stale and not idle.estimated and idle.soc_pct_planning == 40.0

@@ -142,11 +142,13 @@ def estimate(
     efficiency: float = 0.9,
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     charging: bool | None = None,
+    unreadable: bool = False,
 ) -> SocEstimate:
     """The SoC now: the reading while it is fresh, else the reading plus the delivered energy.
 
     ``charging`` (the wallbox says so) makes a reading stale after ``stale_after`` even before
     any energy is counted (e.g. no power entity); None: judged by the delivered energy alone.
+    ``unreadable``: the SoC entity cannot be read now, so the last reading is stale at once.
     """
     if track.soc_pct is None or track.read_at is None:
         return SocEstimate(
@@ -161,7 +163,7 @@ def estimate(
     delivered = track.delivered_kwh + _integral(track, now)
     age = max(now - track.read_at, timedelta(0))
     flowing = delivered > DELIVERED_EPS_KWH or bool(charging) or track.power_kw > CHARGING_KW
-    stale = age > stale_after and flowing
+    stale = unreadable or (age > stale_after and flowing)
     estimated = stale and delivered > DELIVERED_EPS_KWH
     if not estimated:
         return SocEstimate(
