@@ -366,7 +366,8 @@ class CarManager:
             efficiency=DEFAULT_VEHICLE_EFFICIENCY,
             stale_after=timedelta(minutes=car.stale_after_min),
             charging=hint,
-            unreadable=_number(self.hass.states.get(car.soc_entity)) is None,
+            # a car away may report nothing: only a plugged-in car's unreadable SoC is stale
+            unreadable=self._plugged(car) and _number(self.hass.states.get(car.soc_entity)) is None,
         )
 
     def planning_socs(self, now: datetime) -> dict[str, float]:
