@@ -515,7 +515,14 @@ async def test_unreadable_soc_plans_on_the_reading_since_plug_in(
         if domain == DOMAIN
     }
     assert set(issues) == {"soc_estimated"}
-    assert issues["soc_estimated"].translation_placeholders["entity_id"] == CAR_SOC
+    placeholders = issues["soc_estimated"].translation_placeholders
+    assert placeholders["entity_id"] == CAR_SOC
+    assert placeholders["since"] == "2026-05-12 00:00"  # the reading at setup, Berlin time
+    assert placeholders["max_age_h"] == "12"
+    stale = hass.states.get(STALE)  # the car's SoC stale sensor shows the estimate and its age
+    assert stale.state == "on"
+    assert stale.attributes["estimate_age_min"] == 6
+    assert stale.attributes["last_reading"] == 40.0
 
     # unplugged and plugged in again: the old reading may predate a drive
     hass.states.async_set(CAR_PLUGGED, "off")

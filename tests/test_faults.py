@@ -34,6 +34,7 @@ from .conftest import (
     CAR_SOC,
     COST_LIMIT,
     DISCHARGE,
+    GRID_LIMIT,
     HOUSE,
     MODE,
     NIGHT_PRICES,
@@ -139,7 +140,6 @@ GOOD: dict[str, tuple[str, dict[str, Any]]] = {
     CAR_SOC: ("40", {"unit_of_measurement": "%"}),
     CAR_PLUGGED: ("on", {}),
 }
-NUMBER_INPUTS = (HOUSE, BATTERY_SOC, CAR_SOC)
 FAULTS = ("unavailable", "unknown", "missing", "not_a_number", "nan", "inf")
 
 
@@ -165,7 +165,7 @@ def _inject(hass: HomeAssistant, entity_id: str, fault: str) -> None:
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("entity_id", [*NUMBER_INPUTS, CAR_PLUGGED])
+@pytest.mark.parametrize("entity_id", [HOUSE, BATTERY_SOC, CAR_PLUGGED])
 async def test_input_fault(  # noqa: PLR0917
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -202,6 +202,139 @@ async def test_input_fault(  # noqa: PLR0917
     assert remembered.items() <= coordinator.reader._price_history.items()
 
     hass.states.async_set(entity_id, *GOOD[entity_id])
+    await next_cycle(hass, freezer)
+    assert hass.states.get(STATUS).state == "optimal"
+    assert smartload_issues(hass) == {}
+
+
+# -- a plugged-in car's SoC: an estimate stands in for a while, never a reading from before ----
+def _issue_keys(hass: HomeAssistant) -> set[str]:
+    return {issue.translation_key for issue in smartload_issues(hass).values()}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_car_soc_fault(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    service_calls: list[tuple[str, str, Any]],
+    fault: str,
+) -> None:
+    """The plugged-in car's SoC goes bad after a good reading since the plug-in (its API
+    sleeps): planned on that reading plus the energy delivered, a non-blocking repair saying
+    since when, the car's SoC stale sensor on, and SmartLoad keeps acting."""
+    entry = await running_home(hass, freezer)
+    coordinator = entry.runtime_data.coordinator
+
+    _inject(hass, CAR_SOC, fault)
+    await next_cycle(hass, freezer)
+    await next_cycle(hass, freezer)  # a second cycle with the same fault: no second line
+
+    result = coordinator.data
+    assert result.status is Status.OPTIMAL and hass.states.get(STATUS).state == "optimal"
+    (car,) = result.inputs.vehicles
+    assert car.soc_estimated and car.soc_kwh == pytest.approx(24.0)  # 40 % of 60 kWh, no meter
+    assert result.acted and result.decision is not None
+    issue = smartload_issues(hass)[f"{entry.entry_id}_input_soc_estimated_{CAR_SOC}"]
+    assert issue.translation_key == "soc_estimated"
+    assert issue.severity is ir.IssueSeverity.WARNING
+    assert issue.translation_placeholders["entity_id"] == CAR_SOC
+    assert issue.translation_placeholders["since"] == "2026-05-12 00:00"  # the reading, local
+    assert _issue_keys(hass) == {"soc_estimated"}  # nothing blocking
+    stale = hass.states.get("binary_sensor.model_3_soc_stale")
+    assert stale.state == "on"
+    assert stale.attributes["estimate_age_min"] == 45  # three cycles after the setup's reading
+    assert len(smartload_lines(caplog, CAR_SOC)) == 1
+    assert not tracebacks(caplog)
+
+    # SmartLoad keeps acting on the estimate: a new, very cheap hour now is taken at once
+    service_calls.clear()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    hass.states.async_set(PRICE, "0.01", price_attributes(now, [0.01, *PRICES]))
+    await next_cycle(hass, freezer)
+    assert coordinator.data.status is Status.OPTIMAL and coordinator.data.acted
+    assert coordinator.data.decision.battery_grid_charge_limit_eur_per_kwh == pytest.approx(0.01)
+    assert ("number", "set_value", GRID_LIMIT) in service_calls  # written on the estimate
+    assert float(hass.states.get(GRID_LIMIT).state) == pytest.approx(0.01)
+
+    # the car reports again: planned on the reading, the repair gone
+    hass.states.async_set(CAR_SOC, *GOOD[CAR_SOC])
+    await next_cycle(hass, freezer)
+    assert hass.states.get(STATUS).state == "optimal"
+    assert not coordinator.data.inputs.vehicles[0].soc_estimated
+    assert smartload_issues(hass) == {}
+    assert hass.states.get("binary_sensor.model_3_soc_stale").state == "off"
+
+
+async def test_car_soc_fault_without_a_reading_since_plug_in(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    service_calls: list[tuple[str, str, Any]],
+) -> None:
+    """Unplugged and plugged in again while the SoC cannot be read: the reading from before may
+    predate a drive, so nothing stands in: stale, input_unavailable, nothing written."""
+    entry = await running_home(hass, freezer)
+    hass.states.async_set(CAR_SOC, "unavailable", GOOD[CAR_SOC][1])
+    hass.states.async_set(CAR_PLUGGED, "off")
+    await hass.async_block_till_done()
+    hass.states.async_set(CAR_PLUGGED, "on")
+    await hass.async_block_till_done()
+    settings = actuator_states(hass)
+    service_calls.clear()
+    await next_cycle(hass, freezer)
+    await next_cycle(hass, freezer)
+
+    status = hass.states.get(STATUS)
+    assert status.state == "stale_inputs" and CAR_SOC in status.attributes["reason"]
+    issue = smartload_issues(hass)[f"{entry.entry_id}_input_input_unavailable_{CAR_SOC}"]
+    assert issue.translation_placeholders["entity_id"] == CAR_SOC
+    assert _issue_keys(hass) == {"input_unavailable"}
+    assert service_calls == [] and actuator_states(hass) == settings
+    assert len(smartload_lines(caplog, "acts on nothing")) == 1
+    assert not tracebacks(caplog)
+
+    hass.states.async_set(CAR_SOC, *GOOD[CAR_SOC])
+    await next_cycle(hass, freezer)
+    assert hass.states.get(STATUS).state == "optimal"
+    assert smartload_issues(hass) == {}
+
+
+async def test_car_soc_estimate_too_old(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    service_calls: list[tuple[str, str, Any]],
+) -> None:
+    """An estimate more than 12 h after its reading is blocking again: stale, a repair saying
+    so (with the reading's time), the estimate's repair gone, nothing written."""
+    entry = await running_home(hass, freezer)
+    _inject(hass, CAR_SOC, "unavailable")
+    await next_cycle(hass, freezer)
+    assert _issue_keys(hass) == {"soc_estimated"}
+
+    freezer.move_to(NOW + timedelta(hours=11, minutes=50))  # still within the bound: acts
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.runtime_data.coordinator.data.status is Status.OPTIMAL
+    assert entry.runtime_data.coordinator.data.acted
+    settings = actuator_states(hass)
+    service_calls.clear()
+
+    await next_cycle(hass, freezer)  # 12 h and a few seconds after the reading
+    await next_cycle(hass, freezer)
+    status = hass.states.get(STATUS)
+    assert status.state == "stale_inputs" and CAR_SOC in status.attributes["reason"]
+    issue = smartload_issues(hass)[f"{entry.entry_id}_input_soc_estimate_expired_{CAR_SOC}"]
+    assert issue.translation_placeholders["since"] == "2026-05-12 00:00"
+    assert issue.translation_placeholders["max_age_h"] == "12"
+    assert _issue_keys(hass) == {"soc_estimate_expired"}
+    assert service_calls == [] and actuator_states(hass) == settings
+    assert len(smartload_lines(caplog, "too old to plan on")) == 1
+    assert hass.states.get("binary_sensor.model_3_soc_stale").state == "on"
+    assert not tracebacks(caplog)
+
+    hass.states.async_set(CAR_SOC, *GOOD[CAR_SOC])
     await next_cycle(hass, freezer)
     assert hass.states.get(STATUS).state == "optimal"
     assert smartload_issues(hass) == {}

@@ -48,7 +48,7 @@ from .const import (
     DOMAIN,
     EVENT_DRIVER_MESSAGE,
 )
-from .inputs import PLUGGED_ON, VehicleConfig, entry_settings
+from .inputs import PLUGGED_ON, SocFallback, VehicleConfig, entry_settings
 from .planner.sequencer import (
     OVERRIDE_ENDED,
     STARVATION,
@@ -379,13 +379,14 @@ class CarManager:
                 found[car.subentry_id] = est.soc_pct_planning
         return found
 
-    def fallback_socs(self, now: datetime) -> dict[str, float]:
-        """What stands in for a SoC that cannot be read: subentry id → the planner's SoC %.
+    def fallback_socs(self, now: datetime) -> dict[str, SocFallback]:
+        """What stands in for a SoC that cannot be read: subentry id → the planner's SoC % and
+        when the reading it starts from was taken (inputs.py judges whether that is too old).
 
         Only a reading taken while the car has been plugged in counts (plus the energy delivered
         since): one from before may predate a drive.
         """
-        found: dict[str, float] = {}
+        found: dict[str, SocFallback] = {}
         for car in self.cars:
             track = self.tracks.get(car.subentry_id, SocTrack())
             since = self.plugged_at.get(car.subentry_id)
@@ -393,7 +394,9 @@ class CarManager:
                 continue
             est = self.estimate(car, now)
             if est.soc_pct_planning is not None:
-                found[car.subentry_id] = est.soc_pct_planning
+                found[car.subentry_id] = SocFallback(
+                    soc_pct=est.soc_pct_planning, read_at=track.read_at
+                )
         return found
 
     def _plugged(self, car: VehicleConfig) -> bool:

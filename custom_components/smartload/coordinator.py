@@ -473,7 +473,12 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         wanted = {
             f"{prefix}{p.kind}_{p.entity_id}": (
                 p.kind,
-                {"entity_id": p.entity_id, "state": p.state, "name": self.config_entry.title},
+                {
+                    "entity_id": p.entity_id,
+                    "state": p.state,
+                    "name": self.config_entry.title,
+                    **dict(p.placeholders),
+                },
             )
             for p in problems
         }

@@ -9,7 +9,7 @@ acts on nothing rather than on a guess.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 import math
 from typing import TYPE_CHECKING, Any
@@ -111,6 +111,18 @@ FORECAST_EMPTY = "forecast_empty"
 FORECAST_STALE = "forecast_stale"  # every interval has ended: the source stopped updating
 FORECAST_ACTION_FAILED = "forecast_action_failed"  # not blocking: the attributes stand in
 SOC_ESTIMATED = "soc_estimated"  # not blocking: the car's last reading (+ energy) stands in
+SOC_ESTIMATE_EXPIRED = "soc_estimate_expired"  # that reading is too old to stand in: blocking
+# how long a plugged-in car's last reading (+ the energy delivered since) may stand in for a SoC
+# entity that cannot be read; after that, nothing is acted on until the car reports again
+SOC_ESTIMATE_MAX_AGE = timedelta(hours=12)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SocFallback:
+    """What stands in for a plugged-in car's SoC that cannot be read (set by cars.py)."""
+
+    soc_pct: float  # the last reading since the plug-in plus the energy delivered (planning)
+    read_at: datetime  # when that reading was taken
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -120,6 +132,8 @@ class InputProblem:
     kind: str  # the repair issue's translation key
     entity_id: str
     state: str
+    # more placeholders for the repair issue's text (name, value), e.g. since when
+    placeholders: tuple[tuple[str, str], ...] = ()
 
     @property
     def blocking(self) -> bool:
@@ -129,7 +143,17 @@ class InputProblem:
     def describe(self) -> str:
         """One English line for the log and the status sensor."""
         if self.kind == SOC_ESTIMATED:
-            return f"{self.entity_id} is {self.state}; SmartLoad plans on the car's estimated SoC"
+            since = dict(self.placeholders).get("since", "?")
+            return (
+                f"{self.entity_id} is {self.state}; SmartLoad plans on the car's estimated SoC "
+                f"(the reading of {since} plus the energy delivered since)"
+            )
+        if self.kind == SOC_ESTIMATE_EXPIRED:
+            since = dict(self.placeholders).get("since", "?")
+            return (
+                f"{self.entity_id} is {self.state} and its last reading ({since}) is too old "
+                "to plan on"
+            )
         if self.kind == FORECAST_ACTION_FAILED:
             return f"the price forecast action for {self.entity_id} failed: {self.state}"
         if self.kind == FORECAST_EMPTY:
@@ -263,8 +287,8 @@ class InputReader:
         # the drivers' run-time departures, targets and boosts (set by the coordinator)
         self.car_states: CarStates | None = None
         # what stands in for a car SoC that cannot be read (a reading since the car was plugged
-        # in, plus the energy delivered since; set by cars.py): subentry id → SoC %
-        self.soc_fallbacks: dict[str, float] = {}
+        # in, plus the energy delivered since; set by cars.py): subentry id → the fallback
+        self.soc_fallbacks: dict[str, SocFallback] = {}
 
     # -- the entities the coordinator watches -------------------------------------------------
     def forecast_entities(self) -> list[str]:
@@ -535,12 +559,23 @@ class InputReader:
             reading = self._number(car.soc_entity, soc_problems)
             fallback = self.soc_fallbacks.get(car.subentry_id)
             estimated = car.subentry_id in self.soc_estimates
-            if reading is None and fallback is not None:  # the estimate stands in, reported
-                self.warnings += tuple(
-                    InputProblem(kind=SOC_ESTIMATED, entity_id=p.entity_id, state=p.state)
-                    for p in soc_problems
+            if reading is None and fallback is not None:
+                since = dt_util.as_local(fallback.read_at).strftime("%Y-%m-%d %H:%M")
+                placeholders = (
+                    ("since", since),
+                    ("max_age_h", f"{SOC_ESTIMATE_MAX_AGE.total_seconds() / 3600:g}"),
                 )
-                reading, estimated = (fallback, "%"), True
+                if now - fallback.read_at > SOC_ESTIMATE_MAX_AGE:  # too old: blocking again
+                    soc_problems = [
+                        replace(p, kind=SOC_ESTIMATE_EXPIRED, placeholders=placeholders)
+                        for p in soc_problems
+                    ]
+                else:  # the estimate stands in, reported
+                    self.warnings += tuple(
+                        replace(p, kind=SOC_ESTIMATED, placeholders=placeholders)
+                        for p in soc_problems
+                    )
+                    reading, estimated = (fallback.soc_pct, "%"), True
             problems.extend(soc_problems if reading is None else ())
             if reading is None:
                 continue
