@@ -55,6 +55,11 @@ async def test_diagnostics_with_stale_inputs(
     diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert diag["cycle"]["status"] == "stale_inputs"
     assert diag["cycle"]["input_problems"] == [
-        {"kind": "input_unavailable", "entity_id": PRICE, "state": "unavailable"}
+        {
+            "kind": "input_unavailable",
+            "entity_id": PRICE,
+            "state": "unavailable",
+            "placeholders": [],  # more for the repair's text (e.g. since when): none here
+        }
     ]
     assert diag["plan"] is None and diag["inputs"] is None and diag["decision"] is None
