@@ -542,6 +542,41 @@ async def test_unreadable_soc_plans_on_the_reading_since_plug_in(
     assert not [i for (d, _), i in ir.async_get(hass).issues.items() if d == DOMAIN]
 
 
+async def test_unreadable_soc_estimate_survives_a_restart(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, hass_storage: dict[str, Any]
+) -> None:
+    """A restart while the SoC cannot be read: the stored plug-in time and reading still stand
+    in (the restart is no new plug-in), with the same time in the repair."""
+    hass.states.async_set(POWER, "11", {"unit_of_measurement": "kW"})
+    entry = await setup_entry(hass, _entry({CONF_VEHICLE_CHARGE_POWER_ENTITY: POWER}))
+    hass.states.async_set(CAR_SOC, "unavailable")
+    await _advance(hass, freezer, seconds=STATE_CHANGE_DEBOUNCE_S + 1)
+    assert entry.runtime_data.coordinator.data.inputs.vehicles[0].soc_estimated
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    car_id = next(iter(entry.subentries))
+    assert hass_storage[storage_key(entry.entry_id)]["data"]["plugged_at"] == {
+        car_id: NOW.isoformat()
+    }
+    await _advance(hass, freezer, minutes=5)  # Home Assistant is down for 5 minutes
+    # on a real restart the plug's state is new (unavailable, then on): only the stored
+    # plug-in time tells that the reading was taken while plugged in
+    hass.states.async_set(CAR_PLUGGED, "unavailable")
+    hass.states.async_set(CAR_PLUGGED, "on")
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    result = entry.runtime_data.coordinator.data
+    assert result.status.value == "optimal"
+    (car,) = result.inputs.vehicles
+    assert car.soc_estimated
+    issues = [i for (d, _), i in ir.async_get(hass).issues.items() if d == DOMAIN]
+    assert [i.translation_key for i in issues] == ["soc_estimated"]
+    assert issues[0].translation_placeholders["since"] == "2026-05-12 00:00"
+    assert hass.states.get(STALE).state == "on"
+
+
 async def test_drivers_departure_and_boost_reorder_at_once(hass: HomeAssistant) -> None:
     """A driver's set_departure and boost (the drivers' actions) move the queue at once."""
     await setup_entry(hass, _two_cars(hass))
