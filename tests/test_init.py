@@ -16,6 +16,7 @@ from homeassistant.helpers import (
 )
 import pytest
 
+from custom_components.smartload import stored_data_keys
 from custom_components.smartload.const import (
     CONF_AUTOMATION,
     CONF_CYCLE_MINUTES,
@@ -211,3 +212,23 @@ async def test_options_flow_automation_only_replans(
     assert entry.runtime_data.coordinator is coordinator
     assert coordinator.data.acted and service_calls
     assert hass.states.get("switch.smartload_automation").state == "on"
+
+
+async def test_removing_the_entry_leaves_no_stored_data(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Deleting SmartLoad removes every Store of the entry: the ones it wrote while running and
+    the learned data of a long-running home (filled in here)."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    for key in stored_data_keys(entry.entry_id):
+        hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": {}}
+    await setup_entry(hass, entry)
+    await entry.runtime_data.coordinator.async_refresh()
+    assert await hass.config_entries.async_unload(entry.entry_id)  # flushes what it learned
+    written = {key for key in hass_storage if entry.entry_id in key}
+    known = {*stored_data_keys(entry.entry_id), f"smartload.handback.{entry.entry_id}"}
+    assert written <= known, f"a Store that removal would leave behind: {written - known}"
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not [key for key in hass_storage if entry.entry_id in key]

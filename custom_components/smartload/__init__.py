@@ -9,6 +9,7 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 
 from .config_flow import DEFAULT_OPTIONS
@@ -103,9 +104,23 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) -
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
+def stored_data_keys(entry_id: str) -> tuple[str, ...]:
+    """Every Store key an entry writes besides the hand-back record (removed with the entry)."""
+    return (
+        f"{DOMAIN}.{entry_id}.cars",  # car_state: departures, targets, boosts
+        f"{DOMAIN}.cars.{entry_id}",  # cars: SoC readings, sequencer queue
+        f"{DOMAIN}.error_table.{entry_id}",
+        f"{DOMAIN}.pv_error.{entry_id}",
+        f"{DOMAIN}.savings.{entry_id}",
+    )
+
+
 async def async_remove_entry(hass: HomeAssistant, entry: SmartLoadConfigEntry) -> None:
-    """The entry is deleted (handed back when it unloaded): remove its record of the actuators."""
+    """The entry is deleted (handed back when it unloaded): remove its record of the actuators
+    and everything it learned and stored, so that nothing is left behind."""
     await HandBack(hass, entry.entry_id, timeout=timedelta(0)).async_remove()
+    for key in stored_data_keys(entry.entry_id):
+        await Store[Any](hass, 1, key).async_remove()
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: SmartLoadConfigEntry) -> None:
