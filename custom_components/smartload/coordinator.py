@@ -353,6 +353,7 @@ class SmartLoadCoordinator(DataUpdateCoordinator[CycleResult]):
         self.realised.observe(
             inputs, self.reader.load_reading_kw, power_kw(self.hass, pv_power), self._time_zone
         )
+        await self.realised.async_compute(self.hass)
         if pv_power and conf.get(CONF_PV_FORECAST_ENTITY) and len(inputs.pv_kw):
             # this cycle's forecast for the current slot; the ended slot against the PV power
             self.pv_error.observe(inputs.start, float(inputs.pv_kw[0]), realised_pv)

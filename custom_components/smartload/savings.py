@@ -151,6 +151,7 @@ class RealisedTracker:
         self.day: date | None = None
         self.pv_measured = True
         self._previous: PlanInput | None = None
+        self._due: PlanInput | None = None  # a slot was counted: the sum is due
         self._dirty = False
         self.store: Store[dict[str, Any]] | None = (
             Store(hass, STORAGE_VERSION, f"{DOMAIN}.savings.{entry_id}")
@@ -230,17 +231,28 @@ class RealisedTracker:
         week = ended - timedelta(days=THRESHOLD_WINDOW_DAYS)
         for when in [t for t in self.prices if t < week]:
             del self.prices[when]
-        self.result = self._savings(inputs)
+        self._due = inputs  # the sum itself runs in the executor (async_compute)
         if self.store is not None:
             self._dirty = True
             self.store.async_delay_save(self._data, SAVE_DELAY_S)
 
-    def _savings(self, latest: PlanInput) -> Savings | None:
-        slots = [self.slots[t] for t in sorted(self.slots)]
+    async def async_compute(self, hass: HomeAssistant) -> None:
+        """Replay the day with the threshold baseline after a newly counted slot, in the
+        executor (a few ms of numpy per slot: not in the event loop)."""
+        latest, self._due = self._due, None
+        if latest is not None:  # copies: the executor never sees a dict the loop changes
+            self.result = await hass.async_add_executor_job(
+                self._savings, latest, dict(self.slots), dict(self.prices)
+            )
+
+    def _savings(
+        self, latest: PlanInput, by_start: dict[datetime, _Slot], prices: dict[datetime, float]
+    ) -> Savings | None:
+        slots = [by_start[t] for t in sorted(by_start)]
         if not slots:
             return None
         first = slots[0].start
-        past = np.array([p for t, p in sorted(self.prices.items()) if t < first])
+        past = np.array([p for t, p in sorted(prices.items()) if t < first])
         if len(past) < round(timedelta(days=1) / SLOT):  # less than a day seen: as evcc would,
             published = latest.import_price_eur_per_kwh  # also the published prices ahead
             if latest.price_estimated is not None:
