@@ -63,3 +63,23 @@ async def test_diagnostics_with_stale_inputs(
         }
     ]
     assert diag["plan"] is None and diag["inputs"] is None and diag["decision"] is None
+
+
+async def test_diagnostics_redact_what_locates_a_car_everywhere(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    """A car's presence tracker (where it is) is redacted in the settings and anywhere else."""
+    assert await async_setup_component(hass, "diagnostics", {})
+    hass.states.async_set("device_tracker.model_3", "home", {"latitude": 52.5, "longitude": 13.4})
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    (sub,) = entry.subentries.values()
+    hass.config_entries.async_update_subentry(
+        entry, sub, data={**sub.data, "presence_entity": "device_tracker.model_3"}
+    )
+    await setup_entry(hass, entry)
+    diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    (car,) = diag["vehicles"]
+    assert car["data"]["presence_entity"] == "**REDACTED**"
+    assert "device_tracker.model_3" not in str(diag)
+    assert "52.5" not in str(diag)

@@ -16,8 +16,22 @@ from .coordinator import SmartLoadConfigEntry, summarize_plan
 from .inputs import summarize
 
 # SmartLoad stores no credentials; entity ids and tariffs are what a helper needs to see. How
-# to reach a driver (Telegram chat ids, a phone's notify action) is personal: redacted.
-TO_REDACT: set[str] = {"telegram_chat_ids", "notify_action"}
+# to reach a driver (Telegram chat ids, a phone's notify action or device, a user), the tokens
+# of open questions and anything that locates the home or a car are personal: redacted wherever
+# they appear in the document (the whole document is redacted, not only the settings).
+TO_REDACT: set[str] = {
+    "telegram_chat_ids",
+    "chat_id",
+    "chat_ids",
+    "notify_action",
+    "device_id",
+    "user_id",
+    "token",
+    "presence_entity",
+    "latitude",
+    "longitude",
+    "location",
+}
 
 
 async def async_get_config_entry_diagnostics(
@@ -27,7 +41,7 @@ async def async_get_config_entry_diagnostics(
     coordinator = entry.runtime_data.coordinator
     result = coordinator.data
     decision = result.decision
-    return {
+    document: dict[str, Any] = {
         "entry": async_redact_data(
             {"title": entry.title, "data": dict(entry.data), "options": dict(entry.options)},
             TO_REDACT,
@@ -84,3 +98,4 @@ async def async_get_config_entry_diagnostics(
         "stability": coordinator.stability.diagnostics(),
         "last_error": coordinator.last_error,
     }
+    return async_redact_data(document, TO_REDACT)
