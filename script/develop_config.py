@@ -566,6 +566,83 @@ def seed_entry(config_dir: Path) -> bool:
     return True
 
 
+def dashboard() -> dict[str, Any]:
+    """The demo home's overview: built-in cards only (entities, calendar, history)."""
+    home = "smartload_demo"
+    cars = [c["name"].lower() for c in CARS]
+    return {
+        "title": "SmartLoad Demo",
+        "views": [
+            {
+                "title": "Home",
+                "path": "home",
+                "cards": [
+                    {
+                        "type": "entities",
+                        "title": "SmartLoad",
+                        "entities": [
+                            f"switch.{home}_automation",
+                            f"sensor.{home}_plan_status",
+                            f"sensor.{home}_next_action",
+                            f"sensor.{home}_planned_cost",
+                            f"sensor.{home}_savings_today",
+                            f"sensor.{home}_battery_buffer",
+                            f"sensor.{home}_next_car",
+                            f"binary_sensor.{home}_problem",
+                            f"button.{home}_re_plan_now",
+                        ],
+                    },
+                    *(
+                        {
+                            "type": "entities",
+                            "title": car.capitalize(),
+                            "entities": [
+                                f"time.{car}_departure",
+                                f"number.{car}_charge_target",
+                                f"sensor.{car}_expected_soc_at_departure",
+                                f"sensor.{car}_next_charging_start",
+                                f"binary_sensor.{car}_departure_at_risk",
+                                f"button.{car}_boost",
+                                f"input_boolean.demo_{car}_plugged_in",
+                                f"input_number.demo_{car}_soc",
+                            ],
+                        }
+                        for car in cars
+                    ),
+                    {
+                        "type": "calendar",
+                        "title": "Plan",
+                        "initial_view": "listWeek",
+                        "entities": [f"calendar.{home}_plan"],
+                    },
+                    {
+                        "type": "history-graph",
+                        "title": "Price and battery",
+                        "hours_to_show": 24,
+                        "entities": [
+                            "sensor.demo_electricity_price",
+                            "sensor.demo_battery_soc",
+                            *(f"sensor.demo_{car}_soc" for car in cars),
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+
+
+def seed_dashboard(config_dir: Path) -> bool:
+    """The overview dashboard (.storage/lovelace) unless the user has one (HA stopped)."""
+    path = config_dir / ".storage" / "lovelace"
+    if path.exists():
+        return False
+    _write_json(
+        path,
+        {"version": 1, "minor_version": 1, "key": "lovelace", "data": {"config": dashboard()}},
+    )
+    return True
+
+
 def generate(config_dir: Path, host: str, port: int, *, entry: str) -> list[str]:
     """Write the config directory; returns what it did (for the log)."""
     done: list[str] = []
@@ -618,6 +695,8 @@ def generate(config_dir: Path, host: str, port: int, *, entry: str) -> list[str]
         done.append(f"custom_components/{DOMAIN} -> {target}")
     if entry == "storage" and seed_entry(config_dir):
         done.append(".storage/core.config_entries (SmartLoad entry seeded)")
+    if seed_dashboard(config_dir):
+        done.append(".storage/lovelace (the overview dashboard)")
     return done
 
 

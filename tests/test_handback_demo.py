@@ -8,6 +8,7 @@ real input helpers and template entities), with SmartLoad configured as the demo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import json
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -93,3 +94,36 @@ async def test_demo_home_automation_off_restores_the_stand_ins(
         else:
             assert after[entity_id] == before[entity_id]
     assert hass.states.get(problem).attributes["handed_back_reason"] == "automation_off"
+
+
+async def test_demo_dashboard_shows_only_entities_that_exist(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, tmp_path: Path
+) -> None:
+    """The overview dashboard script/develop writes: every card's entity is in the demo home."""
+    freezer.move_to("2026-11-29T21:20:00+00:00")
+    config = tmp_path / "config"
+    dc.generate(config, "127.0.0.1", 8123, entry="storage")
+    await _setup_demo(hass, _package(config))
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=dc.MAIN_DATA["name"],
+        data=dict(dc.MAIN_DATA),
+        options=dict(dc.OPTIONS),
+        subentries_data=[
+            ConfigSubentryData(
+                data=MappingProxyType(dict(car)),
+                subentry_type=SUBENTRY_VEHICLE,
+                title=car["name"],
+                unique_id=car["soc_entity"],
+            )
+            for car in dc.CARS
+        ],
+    )
+    await setup_entry(hass, entry)
+    stored = json.loads((config / ".storage" / "lovelace").read_text())
+    cards = stored["data"]["config"]["views"][0]["cards"]
+    assert {c["type"] for c in cards} == {"entities", "calendar", "history-graph"}
+    shown = [e for card in cards for e in card["entities"]]
+    assert len(shown) > 20
+    assert [e for e in shown if hass.states.get(e) is None] == []
+    assert not dc.seed_dashboard(config)  # a dashboard the user has is kept
