@@ -631,15 +631,40 @@ def dashboard() -> dict[str, Any]:
     }
 
 
+DASHBOARD_ID = "smartload_demo"
+
+
 def seed_dashboard(config_dir: Path) -> bool:
-    """The overview dashboard (.storage/lovelace) unless the user has one (HA stopped)."""
-    path = config_dir / ".storage" / "lovelace"
-    if path.exists():
-        return False
-    _write_json(
-        path,
-        {"version": 1, "minor_version": 1, "key": "lovelace", "data": {"config": dashboard()}},
+    """A "SmartLoad Demo" dashboard in the sidebar (.storage/lovelace_dashboards and its
+    .storage/lovelace.smartload_demo), unless it exists (HA stopped). HA 2026.10's default
+    overview shows areas, so the demo's cards get a dashboard of their own."""
+    storage = config_dir / ".storage"
+    index_path = storage / "lovelace_dashboards"
+    index = (
+        json.loads(index_path.read_text())
+        if index_path.exists()
+        else {"version": 1, "minor_version": 1, "key": "lovelace_dashboards", "data": {}}
     )
+    items = index["data"].setdefault("items", [])
+    if any(item.get("id") == DASHBOARD_ID for item in items):
+        return False
+    items.append(
+        {
+            "id": DASHBOARD_ID,
+            "icon": "mdi:home-lightning-bolt",
+            "title": "SmartLoad Demo",
+            "url_path": "smartload-demo",
+            "require_admin": False,
+            "show_in_sidebar": True,
+            "mode": "storage",
+        }
+    )
+    key = f"lovelace.{DASHBOARD_ID}"
+    _write_json(
+        storage / key,
+        {"version": 1, "minor_version": 1, "key": key, "data": {"config": dashboard()}},
+    )
+    _write_json(index_path, index)
     return True
 
 
@@ -696,7 +721,7 @@ def generate(config_dir: Path, host: str, port: int, *, entry: str) -> list[str]
     if entry == "storage" and seed_entry(config_dir):
         done.append(".storage/core.config_entries (SmartLoad entry seeded)")
     if seed_dashboard(config_dir):
-        done.append(".storage/lovelace (the overview dashboard)")
+        done.append(".storage/lovelace_dashboards (the SmartLoad Demo dashboard)")
     return done
 
 

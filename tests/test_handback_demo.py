@@ -120,7 +120,9 @@ async def test_demo_dashboard_shows_only_entities_that_exist(
         ],
     )
     await setup_entry(hass, entry)
-    stored = json.loads((config / ".storage" / "lovelace").read_text())
+    index = json.loads((config / ".storage" / "lovelace_dashboards").read_text())
+    assert [i["url_path"] for i in index["data"]["items"]] == ["smartload-demo"]
+    stored = json.loads((config / ".storage" / "lovelace.smartload_demo").read_text())
     cards = stored["data"]["config"]["views"][0]["cards"]
     assert {c["type"] for c in cards} == {"entities", "calendar", "history-graph"}
     shown = [e for card in cards for e in card["entities"]]
