@@ -570,6 +570,10 @@ def dashboard() -> dict[str, Any]:
     """The demo home's overview: built-in cards only (entities, calendar, history)."""
     home = "smartload_demo"
     cars = [c["name"].lower() for c in CARS]
+
+    def rows(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+        return [{"entity": entity_id, "name": name} for entity_id, name in pairs]
+
     return {
         "title": "SmartLoad Demo",
         "views": [
@@ -580,32 +584,32 @@ def dashboard() -> dict[str, Any]:
                     {
                         "type": "entities",
                         "title": "SmartLoad",
-                        "entities": [
-                            f"switch.{home}_automation",
-                            f"sensor.{home}_plan_status",
-                            f"sensor.{home}_next_action",
-                            f"sensor.{home}_planned_cost",
-                            f"sensor.{home}_savings_today",
-                            f"sensor.{home}_battery_buffer",
-                            f"sensor.{home}_next_car",
-                            f"binary_sensor.{home}_problem",
-                            f"button.{home}_re_plan_now",
-                        ],
+                        "entities": rows(
+                            (f"switch.{home}_automation", "Automation"),
+                            (f"sensor.{home}_plan_status", "Plan status"),
+                            (f"sensor.{home}_next_action", "Now"),
+                            (f"sensor.{home}_planned_cost", "Planned cost (48 h)"),
+                            (f"sensor.{home}_savings_today", "Savings today"),
+                            (f"sensor.{home}_battery_buffer", "Battery minimum"),
+                            (f"sensor.{home}_next_car", "Next car to plug in"),
+                            (f"binary_sensor.{home}_problem", "Problem"),
+                            (f"button.{home}_re_plan_now", "Re-plan now"),
+                        ),
                     },
                     *(
                         {
                             "type": "entities",
                             "title": car.capitalize(),
-                            "entities": [
-                                f"time.{car}_departure",
-                                f"number.{car}_charge_target",
-                                f"sensor.{car}_expected_soc_at_departure",
-                                f"sensor.{car}_next_charging_start",
-                                f"binary_sensor.{car}_departure_at_risk",
-                                f"button.{car}_boost",
-                                f"input_boolean.demo_{car}_plugged_in",
-                                f"input_number.demo_{car}_soc",
-                            ],
+                            "entities": rows(
+                                (f"time.{car}_departure", "Departure"),
+                                (f"number.{car}_charge_target", "Charge target"),
+                                (f"sensor.{car}_expected_soc_at_departure", "SoC at departure"),
+                                (f"sensor.{car}_next_charging_start", "Next charging"),
+                                (f"binary_sensor.{car}_departure_at_risk", "Departure at risk"),
+                                (f"button.{car}_boost", "Boost"),
+                                (f"input_boolean.demo_{car}_plugged_in", "Plugged in (demo)"),
+                                (f"input_number.demo_{car}_soc", "SoC (demo)"),
+                            ),
                         }
                         for car in cars
                     ),

@@ -125,7 +125,7 @@ async def test_demo_dashboard_shows_only_entities_that_exist(
     stored = json.loads((config / ".storage" / "lovelace.smartload_demo").read_text())
     cards = stored["data"]["config"]["views"][0]["cards"]
     assert {c["type"] for c in cards} == {"entities", "calendar", "history-graph"}
-    shown = [e for card in cards for e in card["entities"]]
+    shown = [e if isinstance(e, str) else e["entity"] for c in cards for e in c["entities"]]
     assert len(shown) > 20
     assert [e for e in shown if hass.states.get(e) is None] == []
     assert not dc.seed_dashboard(config)  # a dashboard the user has is kept
