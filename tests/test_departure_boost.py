@@ -259,3 +259,26 @@ async def test_actions_check_the_calling_user(
         DOMAIN, "set_departure", data, blocking=True, context=Context(user_id=hass_admin_user.id)
     )
     assert hass.states.get(DEPARTURE).state == "06:00:00"
+
+
+async def test_sequencer_actions_check_the_calling_user(
+    hass: HomeAssistant, hass_admin_user: Any, hass_read_only_user: Any
+) -> None:
+    """Overriding the charge order or resuming it changes behaviour: a read-only user may not;
+    an admin (and an automation, without a user) may."""
+    entry = await setup_entry(hass, make_entry())
+    read_only = Context(user_id=hass_read_only_user.id)
+    for action, data in (("sequencer_override", {"vehicle": "Model 3"}), ("sequencer_resume", {})):
+        with pytest.raises(Unauthorized):
+            await hass.services.async_call(DOMAIN, action, data, blocking=True, context=read_only)
+    assert entry.runtime_data.coordinator.cars.decision.override is None
+    await hass.services.async_call(
+        DOMAIN,
+        "sequencer_override",
+        {"vehicle": "Model 3"},
+        blocking=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    assert entry.runtime_data.coordinator.cars.decision.override is not None
+    await hass.services.async_call(DOMAIN, "sequencer_resume", {}, blocking=True)
+    assert entry.runtime_data.coordinator.cars.decision.override is None

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from homeassistant.auth.permissions.const import POLICY_CONTROL
 from homeassistant.core import HomeAssistant, ServiceCall, callback
-from homeassistant.exceptions import ServiceValidationError, Unauthorized, UnknownUser
-from homeassistant.helpers import config_validation as cv, entity_registry as er
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
@@ -114,15 +113,7 @@ async def _resolve(
     """The car, once the calling user (when HA names one) may control its departure entity."""
     entry = services.entry_for_call(hass, call)
     car = services.vehicle_for_call(hass, entry, call)
-    if (user_id := call.context.user_id) is not None:
-        user = await hass.auth.async_get_user(user_id)
-        if user is None:
-            raise UnknownUser(context=call.context, permission=POLICY_CONTROL)
-        entity_id = er.async_get(hass).async_get_entity_id(
-            "time", DOMAIN, f"{car.subentry_id}_departure"
-        )
-        if entity_id is not None and not user.permissions.check_entity(entity_id, POLICY_CONTROL):
-            raise Unauthorized(context=call.context, entity_id=entity_id, permission=POLICY_CONTROL)
+    await services.async_check_control(hass, call, "time", f"{car.subentry_id}_departure")
     return entry.runtime_data.coordinator, car
 
 

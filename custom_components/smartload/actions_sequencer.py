@@ -14,7 +14,13 @@ from homeassistant.helpers import config_validation as cv
 import probatio as vol
 
 from .const import DEFAULT_OVERRIDE_MIN, DOMAIN
-from .services import ATTR_CONFIG_ENTRY_ID, ATTR_VEHICLE, entry_for_call, vehicle_for_call
+from .services import (
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_VEHICLE,
+    async_check_control,
+    entry_for_call,
+    vehicle_for_call,
+)
 
 SERVICE_SEQUENCER_OVERRIDE: Final = "sequencer_override"
 SERVICE_SEQUENCER_RESUME: Final = "sequencer_resume"
@@ -34,6 +40,7 @@ RESUME_SCHEMA: Final = vol.Schema({vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string
 async def _async_override(call: ServiceCall) -> None:
     entry = entry_for_call(call.hass, call)
     car = vehicle_for_call(call.hass, entry, call)
+    await async_check_control(call.hass, call, "time", f"{car.subentry_id}_departure")
     minutes = float(call.data[ATTR_MINUTES])
     if not 1 <= minutes <= MAX_OVERRIDE_MIN:
         raise ServiceValidationError(
@@ -46,6 +53,7 @@ async def _async_override(call: ServiceCall) -> None:
 
 async def _async_resume(call: ServiceCall) -> None:
     entry = entry_for_call(call.hass, call)
+    await async_check_control(call.hass, call, "switch", f"{entry.entry_id}_automation")
     entry.runtime_data.coordinator.cars.async_clear_override()
 
 

@@ -6,10 +6,11 @@ home); a car's action takes the car as ``vehicle``: its device id, or its name.
 
 from __future__ import annotations
 
+from homeassistant.auth.permissions.const import POLICY_CONTROL
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, callback
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.exceptions import ServiceValidationError, Unauthorized, UnknownUser
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .actions_car import async_setup_car_actions
 from .const import DOMAIN
@@ -63,6 +64,22 @@ def vehicle_for_call(
             "vehicles": ", ".join(c.name for c in cars) or "-",
         },
     )
+
+
+async def async_check_control(
+    hass: HomeAssistant, call: ServiceCall, platform: str, key: str
+) -> None:
+    """An action that changes behaviour, called by a user (HA names one; automations and scripts
+    run without): that user must be allowed to control the SmartLoad entity ``key`` stands for
+    (its unique id) — the same right HA checks when the user operates that entity directly."""
+    if (user_id := call.context.user_id) is None:
+        return
+    user = await hass.auth.async_get_user(user_id)
+    if user is None:
+        raise UnknownUser(context=call.context, permission=POLICY_CONTROL)
+    entity_id = er.async_get(hass).async_get_entity_id(platform, DOMAIN, key)
+    if entity_id is not None and not user.permissions.check_entity(entity_id, POLICY_CONTROL):
+        raise Unauthorized(context=call.context, entity_id=entity_id, permission=POLICY_CONTROL)
 
 
 @callback
