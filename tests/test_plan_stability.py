@@ -70,7 +70,7 @@ async def test_a_tiny_gain_keeps_the_applied_decision(
     assert hass.states.get(MODE).state == "now"
     assert service_calls == []  # nothing flips
     action = hass.states.get("sensor.smartload_next_action").state
-    assert action.startswith("Kept: the new plan saves only 0.0")
+    assert action.startswith("Kept: changing course would have saved only 0.0")
     diagnostics = coordinator.stability.diagnostics()
     assert diagnostics["kept"] is True and diagnostics["min_gain_eur"] == 0.10
 

@@ -437,8 +437,7 @@ class MpcStrategy:
             )
             plan, decision = out.plan, out.decision
             self.kept += out.kept
-            if not out.kept:
-                self._applied = Applied(decision=decision, inputs=inputs)
+            self._applied = out.applied
         self._previous = decision
         self.solve_ms.append((time.perf_counter() - started) * 1000.0)
         if self.enforce_reserve and inputs.battery is not None:

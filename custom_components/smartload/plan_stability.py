@@ -142,8 +142,7 @@ class PlanStability:
             force=force or plan.status is PlanStatus.FALLBACK,
         )
         self.outcome = out
-        if not out.kept:
-            self.applied = Applied(decision=out.decision, inputs=inputs)
+        self.applied = out.applied  # the new decision, or the kept one with its loss so far
         self.last = out.decision
         return out.plan, out.decision
 

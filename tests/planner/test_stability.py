@@ -253,9 +253,46 @@ def test_a_tiny_gain_keeps_the_applied_decision() -> None:
     assert out.plan.why[0].key == KEPT
     assert out.plan.vehicles[0].charge_kw[0] == pytest.approx(11.0, abs=1e-4)
     assert render(out.decision.why, "en") == (
-        "Kept: the new plan saves only 0.00 € (a change needs at least 0.10 €)"
+        "Kept: changing course would have saved only 0.00 € so far (a change needs at least 0.10 €)"
     )
-    assert render(out.decision.why, "de").startswith("Beibehalten: der neue Plan spart nur 0,00 €")
+    assert render(out.decision.why, "de").startswith(
+        "Beibehalten: ein Kurswechsel hätte bisher nur 0,00 € gespart"
+    )
+    # the next cycle gets the kept decision with what keeping it has cost so far
+    assert out.applied is not None and out.applied.decision is applied
+    assert out.applied.inputs is before  # a situation change is still measured from there
+    assert out.applied.kept_loss_eur == pytest.approx(out.gain_eur)
+
+
+def test_small_gains_add_up_until_keeping_course_costs_the_minimum_gain() -> None:
+    """Each cycle the new plan would save 0.0275 € (a slot at 11 kW, 1 ct cheaper later):
+    under 0.10 € each time, but keeping course is not free. The losses of the kept cycles add
+    up; the decision changes in the cycle in which they reach 0.10 € (the fourth), and each kept
+    cycle's why says how much changing course would have saved so far."""
+    need = car(soc_kwh=20.0, target_soc_kwh=22.475, departure_slot=8)
+    before = home([0.300] * 8, vehicles=(need,), settings=NO_BLOCK)
+    _, applied_decision = _cycle(before)
+    later = dataclasses.replace(before, import_price_eur_per_kwh=np.array([0.300] * 7 + [0.290]))
+    plan, decision = _cycle(later)
+    assert decision.loadpoint_mode is LoadpointMode.OFF
+    applied = Applied(decision=applied_decision, inputs=before)
+    losses = []
+    for _ in range(4):
+        out = stabilise(later, plan, decision, applied, solve=lp.plan)
+        assert out.gain_eur == pytest.approx(11 * 0.25 * 0.01, abs=1e-4)
+        if not out.kept:
+            break
+        assert out.applied is not None
+        applied = out.applied
+        losses.append(applied.kept_loss_eur)
+        assert out.decision.why.params["gain_eur"] == round(applied.kept_loss_eur, 2)
+    assert losses == pytest.approx([0.0275, 0.055, 0.0825], abs=3e-4)
+    assert not out.kept and out.reason == "gain"
+    assert out.decision is decision
+    assert out.applied is not None and out.applied.decision is decision
+    assert out.applied.inputs is later and out.applied.kept_loss_eur == 0.0  # a new start
+    # the rule of old (each cycle alone against the minimum) would have kept it for ever
+    assert out.gain_eur < StabilitySettings().min_gain_eur
 
 
 def test_a_material_gain_changes_the_decision() -> None:

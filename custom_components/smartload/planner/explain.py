@@ -136,7 +136,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "idle": "Nothing to shift: the house runs as usual ({price_ct} ct/kWh)",
         "kept": (
-            "Kept: the new plan saves only {gain_eur} € (a change needs at least {min_gain_eur} €)"
+            "Kept: changing course would have saved only {gain_eur} € so far (a change needs at "
+            "least {min_gain_eur} €)"
         ),
         "price_estimated": (
             "Nothing planned: {price_ct} ct/kWh is only an estimate until the next prices are "
@@ -240,8 +241,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "idle": "Nichts zu verschieben: das Haus läuft wie gewohnt ({price_ct} ct/kWh)",
         "kept": (
-            "Beibehalten: der neue Plan spart nur {gain_eur} € (für einen Wechsel mindestens "
-            "{min_gain_eur} €)"
+            "Beibehalten: ein Kurswechsel hätte bisher nur {gain_eur} € gespart (für einen "
+            "Wechsel mindestens {min_gain_eur} €)"
         ),
         "price_estimated": (
             "Nichts geplant: {price_ct} ct/kWh sind nur geschätzt, bis die nächsten Preise "

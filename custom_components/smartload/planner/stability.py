@@ -9,13 +9,17 @@ between nearly equal plans: applied as they come, they flip the wallbox and the 
   ``price_revision_eur_per_kwh`` in some slot, the PV forecast revised by more than
   ``pv_revision_kwh`` over the horizon both plans share, or the caller forces a change
   (boost, "re-plan now");
-- or the new plan is materially better: the plan with the current slot fixed to the kept
-  decision (``PlanInput.first_slot``, solved by the same planner) costs at least
-  ``min_gain_eur`` more (objective: grid cost, penalties and the value of stored energy) than
-  the new plan.
+- or changing course is materially better: the plan with the current slot fixed to the kept
+  decision (``PlanInput.first_slot``, solved by the same planner) costs more (objective: grid
+  cost, penalties and the value of stored energy) than the new plan — that difference is what
+  keeping course costs in this slot — and these costs, summed over the cycles since the decision
+  was applied (``Applied.kept_loss_eur``), reach ``min_gain_eur``.
 
-A kept decision carries the why ``kept`` ("kept: the new plan saves only 0.02 €"), and the plan
-returned is the one with the kept current slot, so the rest of the plan fits what is done now.
+The sum bounds what one kept decision can cost: without it a decision kept for many cycles, each
+just under the minimum, loses a little every cycle and the losses add up (measured in the replay
+simulator, benchmarks/simulate/README.md). A kept decision carries the why ``kept`` ("kept:
+changing course would have saved only 0.04 € so far"), and the plan returned is the one with the
+kept current slot, so the rest of the plan fits what is done now.
 Plain Python + numpy (no Home Assistant import): the coordinator and the replay simulator share it.
 """
 
@@ -47,8 +51,9 @@ _LIMIT_TOL_EUR = 1e-4  # price limits closer than this are the same setting
 class StabilitySettings:
     """The knobs of the keep rule (the options flow sets them)."""
 
-    # A new plan must save at least this much (EUR over the horizon) to change what is applied
-    # now; 0: every new plan is applied as it comes (no keep rule).
+    # Keeping course may cost at most this much (EUR, summed over the cycles since the decision
+    # was applied) before a new plan changes what is applied now; 0: every new plan is applied
+    # as it comes (no keep rule).
     min_gain_eur: float = 0.10
     # A price forecast revised by more than this in any slot both plans share is a new situation.
     price_revision_eur_per_kwh: float = 0.03
@@ -62,6 +67,8 @@ class Applied:
 
     decision: Decision
     inputs: PlanInput
+    # what keeping this decision has cost so far: the gains passed up in the cycles it was kept
+    kept_loss_eur: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -76,6 +83,8 @@ class Outcome:
     # why the new decision was taken ("" when kept): "first", "same", "forced", "not_solved",
     # "gain", or what changed ("plugged", "departure", "target", "prices", "pv")
     reason: str
+    # the applied decision to hand to the next cycle (its loss so far when kept); None: none
+    applied: Applied | None = None
 
 
 def same_actuation(a: Decision, b: Decision) -> bool:
@@ -163,7 +172,7 @@ def first_slot_of(inputs: PlanInput, decision: Decision, *, min_charge_kw: float
 
 
 def kept_why(gain_eur: float, settings: StabilitySettings) -> Why:
-    """The why of a kept decision."""
+    """The why of a kept decision (``gain_eur``: what keeping course has cost so far)."""
     return Why(
         key=KEPT,
         params={"gain_eur": round(max(0.0, gain_eur), 2), "min_gain_eur": settings.min_gain_eur},
@@ -189,7 +198,14 @@ def stabilise(
     """
 
     def new(reason: str, gain: float | None = None) -> Outcome:
-        return Outcome(plan=plan, decision=decision, kept=False, gain_eur=gain, reason=reason)
+        return Outcome(
+            plan=plan,
+            decision=decision,
+            kept=False,
+            gain_eur=gain,
+            reason=reason,
+            applied=Applied(decision=decision, inputs=inputs),
+        )
 
     if applied is None:
         return new("first")
@@ -206,13 +222,15 @@ def stabilise(
     if fixed.status not in _SOLVED or not math.isfinite(fixed.objective_eur):
         return new("not_solved")
     gain = fixed.objective_eur - plan.objective_eur
-    if gain >= settings.min_gain_eur:
+    loss = applied.kept_loss_eur + max(0.0, gain)  # what keeping course has cost, this slot too
+    if loss >= settings.min_gain_eur:
         return new("gain", gain)
-    why = kept_why(gain, settings)
+    why = kept_why(loss, settings)
     return Outcome(
         plan=replace(fixed, why=(why, *fixed.why[1:])),
         decision=replace(applied.decision, why=why),
         kept=True,
         gain_eur=gain,
         reason="",
+        applied=replace(applied, kept_loss_eur=loss),
     )
