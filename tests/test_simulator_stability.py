@@ -114,6 +114,6 @@ def test_cli_json_has_writes_and_starts_before_and_after_stability(capfd) -> Non
             figures
         )
         assert figures["writes_per_day"] >= 0 and figures["charge_starts_per_day"] >= 0
-    assert out["min_gain_eur"] == 0.10 and out["min_block_minutes"] == 30.0
+    assert out["min_gain_eur"] == 0.05 and out["min_block_minutes"] == 30.0
     stable, unstable = out["strategies"]["mpc"], out["strategies"]["mpc-unstable"]
     assert stable["writes_per_day"] <= unstable["writes_per_day"]

@@ -84,8 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--min-gain",
         type=float,
         default=StabilitySettings().min_gain_eur,
-        help="MPC: a new plan changes the applied decision only when it saves this many EUR "
-        "(0: no keep rule); mpc-unstable: none",
+        help="MPC: a new plan changes the applied decision only when the kept cycles' gains "
+        "add up to this many EUR (0: no keep rule); mpc-unstable: none",
     )
     parser.add_argument(
         "--min-block",
