@@ -44,6 +44,25 @@ async def remove_template_entities(hass: HomeAssistant) -> AsyncIterator[None]:
     await hass.async_block_till_done()
 
 
+def demo_entry() -> MockConfigEntry:
+    """SmartLoad as the demo home seeds it: the demo's settings and its two cars."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=dc.MAIN_DATA["name"],
+        data=dict(dc.MAIN_DATA),
+        options=dict(dc.OPTIONS),
+        subentries_data=[
+            ConfigSubentryData(
+                data=MappingProxyType(dict(car)),
+                subentry_type=SUBENTRY_VEHICLE,
+                title=car["name"],
+                unique_id=car["soc_entity"],
+            )
+            for car in dc.CARS
+        ],
+    )
+
+
 def _helpers(hass: HomeAssistant) -> dict[str, str]:
     return {entity_id: hass.states.get(entity_id).state for entity_id in HELPERS}
 
@@ -59,21 +78,7 @@ async def test_demo_home_automation_off_restores_the_stand_ins(
     await _setup_demo(hass, _package(config))
     before = _helpers(hass)
 
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=dc.MAIN_DATA["name"],
-        data=dict(dc.MAIN_DATA),
-        options=dict(dc.OPTIONS),
-        subentries_data=[
-            ConfigSubentryData(
-                data=MappingProxyType(dict(car)),
-                subentry_type=SUBENTRY_VEHICLE,
-                title=car["name"],
-                unique_id=car["soc_entity"],
-            )
-            for car in dc.CARS
-        ],
-    )
+    entry = demo_entry()
     await setup_entry(hass, entry)
     result = entry.runtime_data.coordinator.data
     assert result.acted and result.writes, result.reason
@@ -104,21 +109,7 @@ async def test_demo_dashboard_shows_only_entities_that_exist(
     config = tmp_path / "config"
     dc.generate(config, "127.0.0.1", 8123, entry="storage")
     await _setup_demo(hass, _package(config))
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=dc.MAIN_DATA["name"],
-        data=dict(dc.MAIN_DATA),
-        options=dict(dc.OPTIONS),
-        subentries_data=[
-            ConfigSubentryData(
-                data=MappingProxyType(dict(car)),
-                subentry_type=SUBENTRY_VEHICLE,
-                title=car["name"],
-                unique_id=car["soc_entity"],
-            )
-            for car in dc.CARS
-        ],
-    )
+    entry = demo_entry()
     await setup_entry(hass, entry)
     index = json.loads((config / ".storage" / "lovelace_dashboards").read_text())
     assert [i["url_path"] for i in index["data"]["items"]] == ["smartload-demo"]
