@@ -69,3 +69,18 @@ class SmartLoadEntity(CoordinatorEntity[SmartLoadCoordinator]):
     def available(self) -> bool:
         """Available while the coordinator has a result (stale inputs are a result too)."""
         return super().available and self.coordinator.data is not None
+
+
+class SmartLoadCarSettingEntity(SmartLoadEntity):
+    """A car's setting kept in the car states (departure, target): it follows changes made
+    elsewhere (an action, a driver's answer) as soon as they are stored."""
+
+    car: VehicleConfig
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Subscribe to the car states."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.car_states.async_add_listener(self.async_write_ha_state)
+        )

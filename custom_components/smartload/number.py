@@ -14,8 +14,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import SmartLoadConfigEntry
-from .entity import SmartLoadEntity
-from .inputs import VehicleConfig
+from .entity import SmartLoadCarSettingEntity
 
 PARALLEL_UPDATES = 1
 
@@ -44,18 +43,8 @@ async def async_setup_entry(
         )
 
 
-class SmartLoadTargetSoc(SmartLoadEntity, NumberEntity):
+class SmartLoadTargetSoc(SmartLoadCarSettingEntity, NumberEntity):
     """The car's regular charge target."""
-
-    car: VehicleConfig
-
-    @override
-    async def async_added_to_hass(self) -> None:
-        """Follow changes made elsewhere (the action)."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.car_states.async_add_listener(self.async_write_ha_state)
-        )
 
     @property
     @override

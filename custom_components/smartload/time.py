@@ -12,8 +12,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .coordinator import SmartLoadConfigEntry
-from .entity import SmartLoadEntity
-from .inputs import VehicleConfig
+from .entity import SmartLoadCarSettingEntity
 
 PARALLEL_UPDATES = 1
 
@@ -34,18 +33,8 @@ async def async_setup_entry(
         )
 
 
-class SmartLoadDepartureTime(SmartLoadEntity, TimeEntity):
+class SmartLoadDepartureTime(SmartLoadCarSettingEntity, TimeEntity):
     """The car's regular departure; a one-off departure ahead shows as an attribute."""
-
-    car: VehicleConfig
-
-    @override
-    async def async_added_to_hass(self) -> None:
-        """Follow changes made elsewhere (the action, a driver's answer)."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.car_states.async_add_listener(self.async_write_ha_state)
-        )
 
     @property
     @override
